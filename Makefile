@@ -1,0 +1,84 @@
+# spoor — top-level entry points.  `make run` and `make test` are the two
+# commands of README.md; both install what is missing first (as root, with
+# apt-get), configure CMake and build.
+
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+JOBS       ?= $(shell nproc)
+DATA       ?= ./data
+FUZZ_SECONDS ?= 60
+
+DEPS_BUILD := cmake make gcc pkg-config liburing-dev liblz4-dev libxxhash-dev \
+              libmicrohttpd-dev libcriterion-dev libcurl4-openssl-dev
+DEPS_TEST  := clang libclang-rt-14-dev
+
+.PHONY: all deps deps-test build run test asan fuzz-build fuzz unit bench-storage format clean
+
+all: build
+
+# Installs the Debian packages that are missing.  Needs root (or sudo) only
+# when something is missing.
+define install_missing
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null \
+	    || { echo "could not install:$$missing" >&2; exit 1; }; \
+	fi
+endef
+
+deps:
+	$(call install_missing,$(DEPS_BUILD))
+
+deps-test: deps
+	$(call install_missing,$(DEPS_TEST))
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DSPOOR_TESTS=OFF >/dev/null
+	cmake --build $(BUILD) -j $(JOBS)
+
+# Builds and starts the server with a data directory under ./data.
+run: build
+	@if [ -x $(BUILD)/spoord ]; then exec $(BUILD)/spoord --data $(DATA); \
+	else exec $(BUILD)/bench/storage_append --data $(DATA)/bench; fi
+
+asan: deps-test
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Asan >/dev/null
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+fuzz-build: deps-test
+	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSPOOR_FUZZ=ON -DSPOOR_TESTS=ON >/dev/null
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_all
+
+# Each fuzz target runs FUZZ_SECONDS on its seed corpus (a copy: the seeds in
+# git stay as they are).
+fuzz: fuzz-build
+	@set -e; for f in $(FUZZ_BUILD)/tests/fuzz/fuzz_*; do \
+	  [ -x "$$f" ] || continue; n=$$(basename $$f); \
+	  rm -rf $(FUZZ_BUILD)/corpus/$$n; mkdir -p $(FUZZ_BUILD)/corpus/$$n; \
+	  cp tests/fuzz/corpus/$${n#fuzz_}/* $(FUZZ_BUILD)/corpus/$$n/ 2>/dev/null || true; \
+	  echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -rss_limit_mb=2048 \
+	      $(FUZZ_BUILD)/corpus/$$n 2>$(FUZZ_BUILD)/$$n.log \
+	    || { tail -50 $(FUZZ_BUILD)/$$n.log; exit 1; }; \
+	  grep -E '^stat::number_of_executed_units' $(FUZZ_BUILD)/$$n.log || true; \
+	done
+
+# The Criterion suites, sanitizer build.
+unit: asan
+	@set -e; rc=0; for t in $(ASAN_BUILD)/tests/test_*; do \
+	  echo "== $$t"; $$t --jobs=$(JOBS) || rc=1; done; exit $$rc
+
+# README's test command: sanitizer build, fuzzers, then every Criterion suite.
+test: fuzz unit
+
+bench-storage: build
+	$(BUILD)/bench/storage_append
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -1,0 +1,622 @@
+/*
+ * loadgen.c — load generator for spoord's POST /v1/events.
+ *
+ * N keep-alive connections to a loopback address, spread over T threads
+ * (each an epoll loop).  Every connection keeps up to --pipeline requests
+ * outstanding; each request carries --batch events drawn from a pool of
+ * pre-built bodies (realistic events of ~150-250 bytes: session, user, type,
+ * target, url, x, y, and props on 30% of them).  With --rate R the requests
+ * are sent on a schedule of R per second and latency is measured from the
+ * scheduled time, so a stalled server shows up as latency (no coordinated
+ * omission); with --rate 0 every connection sends as fast as replies come.
+ *
+ * It stops by itself after --duration seconds or --requests replies, then
+ * prints requests/s, events/s (from the "accepted" counts of the replies)
+ * and latency percentiles; --json prints one JSON object instead.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define NBODIES	     64
+#define MAX_PIPELINE 64
+#define HIST_BUCKETS (40 * 16)
+
+struct opts {
+	char host[64];
+	int port;
+	int conns;
+	int threads;
+	int batch;
+	int pipeline;
+	double duration;
+	long long requests; /* 0: no limit */
+	double rate;	    /* requests/s over all connections, 0: as fast as possible */
+	int props_pct;
+	int json;
+	char key[128];
+	char get[256]; /* GET this path instead of posting events */
+};
+
+struct req {
+	char *p;
+	size_t n;
+};
+
+struct conn {
+	int fd;
+	char *out; /* bytes queued to write */
+	size_t out_len, out_off, out_cap;
+	char in[65536]; /* reply bytes not parsed yet */
+	size_t in_len;
+	int64_t sent_ns[MAX_PIPELINE]; /* send (or scheduled) time of each outstanding request */
+	int head, outstanding;
+	unsigned next_body;
+	int want_out; /* EPOLLOUT armed */
+};
+
+struct thread {
+	pthread_t t;
+	int id;
+	struct conn *c;
+	int nconns;
+	int ep;
+	double rate; /* this thread's share */
+	uint64_t hist[HIST_BUCKETS];
+	uint64_t done, events, non200, errors, max_ns;
+};
+
+static struct opts o = {.host = "127.0.0.1",
+			.port = 8080,
+			.conns = 64,
+			.threads = 1,
+			.batch = 1,
+			.pipeline = 1,
+			.duration = 10,
+			.props_pct = 30};
+static struct req bodies[NBODIES];
+static int64_t t_start, t_stop_ns;
+static long long sent_total; /* atomic: requests started, for --requests */
+static struct sockaddr_storage dst;
+static socklen_t dst_len;
+
+static int64_t now_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000000000ll + t.tv_nsec;
+}
+
+static uint64_t rnd(uint64_t *s)
+{
+	uint64_t x = *s;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return *s = x;
+}
+
+/* ---- request bodies ----------------------------------------------------- */
+
+static int put_event(char *b, size_t cap, uint64_t *seed, int64_t ts)
+{
+	static const char *types[] = {"pageview", "click",  "mouseover", "mouseout",
+				      "input",	  "scroll", "mousemove", "add_to_cart"};
+	static const char *targets[] = {"#nav > a.item-3", "button.buy-now", "#search input",
+					"div.product-card:nth-child(4) img", "a[href='/cart']"};
+	static const char *paths[] = {"/", "/products/1234?ref=home", "/cart", "/checkout/payment",
+				      "/category/shoes?sort=price&page=2"};
+	uint64_t r = rnd(seed);
+	int n =
+	    snprintf(b, cap,
+		     "{\"session\":\"s-%016llx\",\"user\":\"u-%u\",\"type\":\"%s\",\"target\":"
+		     "\"%s\",\"url\":\"https://shop.example.com%s\",\"x\":%u,\"y\":%u,\"ts\":%lld",
+		     (unsigned long long)(rnd(seed) % 5000), (unsigned)(r % 100000), types[r % 8],
+		     targets[(r >> 8) % 5], paths[(r >> 16) % 5], (unsigned)((r >> 24) % 1920),
+		     (unsigned)((r >> 36) % 1080), (long long)ts);
+	if ((int)((r >> 48) % 100) < o.props_pct)
+		n += snprintf(b + n, cap - (size_t)n,
+			      ",\"props\":{\"plan\":\"pro\",\"variant\":\"B\",\"price\":1999}");
+	n += snprintf(b + n, cap - (size_t)n, "}");
+	return n;
+}
+
+static int build_bodies(void)
+{
+	uint64_t seed = 0x9E3779B97F4A7C15ull;
+	struct timespec wall;
+	int64_t ts;
+
+	if (o.get[0]) {
+		for (int i = 0; i < NBODIES; i++) {
+			bodies[i].p = malloc(512);
+			if (!bodies[i].p)
+				return -1;
+			bodies[i].n = (size_t)snprintf(
+			    bodies[i].p, 512, "GET %s HTTP/1.1\r\nHost: %s\r\n\r\n", o.get, o.host);
+		}
+		return 0;
+	}
+	clock_gettime(CLOCK_REALTIME, &wall);
+	ts = (int64_t)wall.tv_sec * 1000 + wall.tv_nsec / 1000000;
+	for (int i = 0; i < NBODIES; i++) {
+		size_t cap = (size_t)o.batch * 400 + 512, n = 0;
+		char *body = malloc(cap), *req;
+		int h;
+
+		if (!body)
+			return -1;
+		if (o.batch > 1)
+			body[n++] = '[';
+		for (int k = 0; k < o.batch; k++) {
+			if (k)
+				body[n++] = ',';
+			n += (size_t)put_event(body + n, cap - n, &seed, ts);
+		}
+		if (o.batch > 1)
+			body[n++] = ']';
+		req = malloc(n + 512);
+		if (!req)
+			return -1;
+		h = snprintf(
+		    req, 512,
+		    "POST /v1/events HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
+		    "%s%s%sContent-Length: %zu\r\n\r\n",
+		    o.host, o.key[0] ? "X-Spoor-Key: " : "", o.key, o.key[0] ? "\r\n" : "", n);
+		memcpy(req + h, body, n);
+		bodies[i].p = req;
+		bodies[i].n = (size_t)h + n;
+		free(body);
+	}
+	return 0;
+}
+
+/* ---- histogram ---------------------------------------------------------- */
+
+static int bucket_of(uint64_t us)
+{
+	int lg, b;
+
+	if (us < 16)
+		return (int)us;
+	lg = 63 - __builtin_clzll(us);
+	b = (lg - 3) * 16 + (int)((us >> (lg - 4)) & 15);
+	return b < HIST_BUCKETS ? b : HIST_BUCKETS - 1;
+}
+
+/* Upper bound of a bucket, in µs. */
+static double bucket_top(int b)
+{
+	int lg;
+
+	if (b < 16)
+		return b + 1;
+	lg = b / 16 + 3;
+	return (double)((16 + (b % 16) + 1)) * (double)(1ull << (lg - 4));
+}
+
+static double percentile(const uint64_t *h, uint64_t total, double q)
+{
+	uint64_t want = (uint64_t)(q * (double)total), acc = 0;
+
+	if (!total)
+		return 0;
+	if (want >= total)
+		want = total - 1;
+	for (int b = 0; b < HIST_BUCKETS; b++) {
+		acc += h[b];
+		if (acc > want)
+			return bucket_top(b);
+	}
+	return bucket_top(HIST_BUCKETS - 1);
+}
+
+/* ---- connections -------------------------------------------------------- */
+
+static int conn_open(struct thread *t, struct conn *c)
+{
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP};
+	int one = 1;
+
+	c->fd = socket(dst.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c->fd < 0)
+		return -1;
+	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	if (connect(c->fd, (struct sockaddr *)&dst, dst_len) < 0) {
+		close(c->fd);
+		c->fd = -1;
+		return -1;
+	}
+	fcntl(c->fd, F_SETFL, O_NONBLOCK);
+	c->out_len = c->out_off = 0;
+	c->in_len = 0;
+	c->head = c->outstanding = 0;
+	c->want_out = 0;
+	ev.data.ptr = c;
+	return epoll_ctl(t->ep, EPOLL_CTL_ADD, c->fd, &ev);
+}
+
+static void conn_drop(struct thread *t, struct conn *c)
+{
+	t->errors += (uint64_t)c->outstanding;
+	epoll_ctl(t->ep, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	c->fd = -1;
+}
+
+static void want_out(struct thread *t, struct conn *c, int on)
+{
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | (on ? EPOLLOUT : 0u)};
+
+	if (c->want_out == on)
+		return;
+	ev.data.ptr = c;
+	epoll_ctl(t->ep, EPOLL_CTL_MOD, c->fd, &ev);
+	c->want_out = on;
+}
+
+/* Writes queued bytes.  Returns 0, or -1 when the connection failed. */
+static int flush_out(struct thread *t, struct conn *c)
+{
+	while (c->out_off < c->out_len) {
+		ssize_t k = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+		if (k < 0 && errno == EAGAIN) {
+			want_out(t, c, 1);
+			return 0;
+		}
+		if (k <= 0)
+			return -1;
+		c->out_off += (size_t)k;
+	}
+	c->out_off = c->out_len = 0;
+	want_out(t, c, 0);
+	return 0;
+}
+
+/* Queues one request stamped `at`.  Returns 0, or -1 when the --requests
+ * budget is spent. */
+static int queue_req(struct conn *c, int64_t at)
+{
+	const struct req *r = &bodies[c->next_body++ % NBODIES];
+
+	if (o.requests && __atomic_fetch_add(&sent_total, 1, __ATOMIC_RELAXED) >= o.requests)
+		return -1;
+	if (c->out_cap - c->out_len < r->n) {
+		size_t cap = (c->out_len + r->n) * 2;
+		char *p = realloc(c->out, cap);
+		if (!p)
+			return -1;
+		c->out = p;
+		c->out_cap = cap;
+	}
+	memcpy(c->out + c->out_len, r->p, r->n);
+	c->out_len += r->n;
+	c->sent_ns[(c->head + c->outstanding) % MAX_PIPELINE] = at;
+	c->outstanding++;
+	return 0;
+}
+
+/* Parses complete replies out of c->in.  Returns 0 or -1 (bad reply). */
+static int take_replies(struct thread *t, struct conn *c, int64_t now)
+{
+	for (;;) {
+		char *end = memmem(c->in, c->in_len, "\r\n\r\n", 4), *cl, *acc;
+		size_t head, len, body = 0;
+		int status;
+
+		if (!end)
+			return 0;
+		head = (size_t)(end - c->in) + 4;
+		if (sscanf(c->in, "HTTP/1.1 %d", &status) != 1)
+			return -1;
+		cl = memmem(c->in, head, "Content-Length: ", 16);
+		if (cl)
+			body = strtoul(cl + 16, NULL, 10);
+		len = head + body;
+		if (len > c->in_len)
+			return 0;
+		if (status == 100) {
+			memmove(c->in, c->in + head, c->in_len - head);
+			c->in_len -= head;
+			continue;
+		}
+		if (c->outstanding == 0)
+			return -1;
+		{
+			uint64_t ns = (uint64_t)(now - c->sent_ns[c->head]);
+			t->hist[bucket_of(ns / 1000)]++;
+			if (ns > t->max_ns)
+				t->max_ns = ns;
+		}
+		c->head = (c->head + 1) % MAX_PIPELINE;
+		c->outstanding--;
+		t->done++;
+		if (status != 200) {
+			t->non200++;
+		} else {
+			acc = memmem(c->in + head, body, "\"accepted\":", 11);
+			if (acc)
+				t->events += strtoul(acc + 11, NULL, 10);
+		}
+		memmove(c->in, c->in + len, c->in_len - len);
+		c->in_len -= len;
+	}
+}
+
+static void *thread_main(void *arg)
+{
+	struct thread *t = arg;
+	struct epoll_event evs[256];
+	double interval = t->rate > 0 ? 1e9 / t->rate : 0;
+	double next_due = (double)now_ns();
+	int stopping = 0;
+	int64_t drain_until = 0;
+
+	for (int i = 0; i < t->nconns; i++)
+		if (conn_open(t, &t->c[i]) < 0)
+			t->errors++;
+	for (;;) {
+		int64_t now = now_ns();
+		int timeout = 10, n;
+
+		if (!stopping && now >= t_stop_ns) {
+			stopping = 1;
+			drain_until = now + 2000000000ll;
+		}
+		if (stopping) {
+			int busy = 0;
+			for (int i = 0; i < t->nconns; i++)
+				busy += t->c[i].fd >= 0 && t->c[i].outstanding > 0;
+			if (!busy || now >= drain_until)
+				break;
+		}
+		/* send what the pipeline depth and the schedule allow */
+		for (int i = 0; i < t->nconns && !stopping; i++) {
+			struct conn *c = &t->c[i];
+			int queued = 0;
+
+			if (c->fd < 0 && conn_open(t, c) < 0) {
+				t->errors++;
+				continue;
+			}
+			while (c->outstanding < o.pipeline) {
+				int64_t at = now;
+				if (interval > 0) {
+					if ((double)now < next_due)
+						break;
+					at = (int64_t)next_due;
+					next_due += interval;
+				}
+				if (queue_req(c, at) < 0) {
+					stopping = 1;
+					drain_until = now + 2000000000ll;
+					break;
+				}
+				queued = 1;
+			}
+			if (queued && !c->want_out && flush_out(t, c) < 0)
+				conn_drop(t, c);
+		}
+		if (interval > 0 && !stopping) {
+			double wait = (next_due - (double)now_ns()) / 1e6;
+			timeout = wait < 0 ? 0 : wait > 10 ? 10 : (int)wait;
+		}
+		n = epoll_wait(t->ep, evs, 256, timeout);
+		now = now_ns();
+		for (int i = 0; i < n; i++) {
+			struct conn *c = evs[i].data.ptr;
+			if (c->fd < 0)
+				continue;
+			if ((evs[i].events & EPOLLOUT) && flush_out(t, c) < 0) {
+				conn_drop(t, c);
+				continue;
+			}
+			if (evs[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) {
+				ssize_t k =
+				    recv(c->fd, c->in + c->in_len, sizeof c->in - c->in_len, 0);
+				if (k < 0 && errno == EAGAIN)
+					continue;
+				if (k <= 0) {
+					conn_drop(t, c);
+					continue;
+				}
+				c->in_len += (size_t)k;
+				if (take_replies(t, c, now) < 0)
+					conn_drop(t, c);
+			}
+		}
+	}
+	for (int i = 0; i < t->nconns; i++)
+		if (t->c[i].fd >= 0)
+			conn_drop(t, &t->c[i]);
+	return NULL;
+}
+
+/* ---- command line ------------------------------------------------------- */
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: loadgen --port PORT [options]\n"
+		"  --host ADDR       loopback address of spoord [127.0.0.1]; others are refused\n"
+		"  --port PORT       spoord's ingest port [8080]\n"
+		"  --conns N         keep-alive connections [64]\n"
+		"  --threads N       client threads [1]\n"
+		"  --batch N         events per POST [1]\n"
+		"  --pipeline N      requests in flight per connection, 1..%d [1]\n"
+		"  --duration S      seconds to run, at most 600 [10]\n"
+		"  --requests N      stop after N requests [no limit]\n"
+		"  --rate R          requests/s over all connections, 0 = as fast as possible [0]\n"
+		"  --props PCT       percent of events with props [30]\n"
+		"  --key KEY         X-Spoor-Key to send\n"
+		"  --get PATH        send GET PATH instead of events (the HTTP layer alone)\n"
+		"  --json            one JSON object on stdout\n",
+		MAX_PIPELINE);
+}
+
+/* Accepts 127.0.0.0/8, ::1 and "localhost" only. */
+static int resolve_loopback(const char *host, int port)
+{
+	struct sockaddr_in *a4 = (struct sockaddr_in *)&dst;
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&dst;
+
+	memset(&dst, 0, sizeof dst);
+	if (strcmp(host, "localhost") == 0)
+		host = "127.0.0.1";
+	if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
+		if ((ntohl(a4->sin_addr.s_addr) >> 24) != 127)
+			return -1;
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons((uint16_t)port);
+		dst_len = sizeof *a4;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1 &&
+	    IN6_IS_ADDR_LOOPBACK(&a6->sin6_addr)) {
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons((uint16_t)port);
+		dst_len = sizeof *a6;
+		return 0;
+	}
+	return -1;
+}
+
+static int parse_args(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		int used = 1;
+
+		if (!strcmp(a, "--json")) {
+			o.json = 1;
+			used = 0;
+		} else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+			usage(stdout);
+			exit(0);
+		} else if (!v) {
+			fprintf(stderr, "loadgen: %s needs a value\n", a);
+			return -1;
+		} else if (!strcmp(a, "--host")) {
+			snprintf(o.host, sizeof o.host, "%s", v);
+		} else if (!strcmp(a, "--port")) {
+			o.port = atoi(v);
+		} else if (!strcmp(a, "--conns")) {
+			o.conns = atoi(v);
+		} else if (!strcmp(a, "--threads")) {
+			o.threads = atoi(v);
+		} else if (!strcmp(a, "--batch")) {
+			o.batch = atoi(v);
+		} else if (!strcmp(a, "--pipeline")) {
+			o.pipeline = atoi(v);
+		} else if (!strcmp(a, "--duration")) {
+			o.duration = atof(v);
+		} else if (!strcmp(a, "--requests")) {
+			o.requests = atoll(v);
+		} else if (!strcmp(a, "--rate")) {
+			o.rate = atof(v);
+		} else if (!strcmp(a, "--props")) {
+			o.props_pct = atoi(v);
+		} else if (!strcmp(a, "--get")) {
+			snprintf(o.get, sizeof o.get, "%s", v);
+		} else if (!strcmp(a, "--key")) {
+			snprintf(o.key, sizeof o.key, "%s", v);
+		} else {
+			fprintf(stderr, "loadgen: unknown option %s\n", a);
+			return -1;
+		}
+		i += used;
+	}
+	if (o.port <= 0 || o.port > 65535 || o.conns < 1 || o.conns > 10000 || o.threads < 1 ||
+	    o.threads > 64 || o.batch < 1 || o.batch > 10000 || o.pipeline < 1 ||
+	    o.pipeline > MAX_PIPELINE || !(o.duration > 0 && o.duration <= 600) || o.requests < 0 ||
+	    o.rate < 0) {
+		fprintf(stderr, "loadgen: option out of range (see --help)\n");
+		return -1;
+	}
+	if (o.threads > o.conns)
+		o.threads = o.conns;
+	if (resolve_loopback(o.host, o.port) < 0) {
+		fprintf(stderr, "loadgen: %s is not a loopback address; refusing\n", o.host);
+		return -1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct thread *ts;
+	uint64_t hist[HIST_BUCKETS] = {0}, done = 0, events = 0, non200 = 0, errors = 0, max_ns = 0;
+	double secs;
+
+	if (parse_args(argc, argv) < 0)
+		return 2;
+	if (build_bodies() < 0)
+		return 1;
+	ts = calloc((size_t)o.threads, sizeof *ts);
+	if (!ts)
+		return 1;
+	t_start = now_ns();
+	t_stop_ns = t_start + (int64_t)(o.duration * 1e9);
+	for (int i = 0, c0 = 0; i < o.threads; i++) {
+		struct thread *t = &ts[i];
+		t->id = i;
+		t->nconns = o.conns / o.threads + (i < o.conns % o.threads);
+		t->c = calloc((size_t)t->nconns, sizeof *t->c);
+		t->ep = epoll_create1(EPOLL_CLOEXEC);
+		t->rate = o.rate / o.threads;
+		if (!t->c || t->ep < 0)
+			return 1;
+		for (int k = 0; k < t->nconns; k++) {
+			t->c[k].fd = -1;
+			t->c[k].next_body = (unsigned)(c0 + k);
+		}
+		c0 += t->nconns;
+		pthread_create(&t->t, NULL, thread_main, t);
+	}
+	for (int i = 0; i < o.threads; i++) {
+		pthread_join(ts[i].t, NULL);
+		for (int b = 0; b < HIST_BUCKETS; b++)
+			hist[b] += ts[i].hist[b];
+		done += ts[i].done;
+		events += ts[i].events;
+		non200 += ts[i].non200;
+		errors += ts[i].errors;
+		if (ts[i].max_ns > max_ns)
+			max_ns = ts[i].max_ns;
+	}
+	secs = (double)(now_ns() - t_start) / 1e9;
+	if (o.json) {
+		printf("{\"conns\":%d,\"threads\":%d,\"batch\":%d,\"pipeline\":%d,\"rate\":%.0f,"
+		       "\"seconds\":%.3f,\"requests\":%llu,\"requests_per_s\":%.0f,\"events\":%llu,"
+		       "\"events_per_s\":%.0f,\"non_200\":%llu,\"errors\":%llu,\"p50_ms\":%.3f,"
+		       "\"p99_ms\":%.3f,\"p999_ms\":%.3f,\"max_ms\":%.3f}\n",
+		       o.conns, o.threads, o.batch, o.pipeline, o.rate, secs,
+		       (unsigned long long)done, (double)done / secs, (unsigned long long)events,
+		       (double)events / secs, (unsigned long long)non200,
+		       (unsigned long long)errors, percentile(hist, done, 0.50) / 1e3,
+		       percentile(hist, done, 0.99) / 1e3, percentile(hist, done, 0.999) / 1e3,
+		       (double)max_ns / 1e6);
+	} else {
+		printf("loadgen: %d conns, %d threads, batch %d, pipeline %d, rate %s, %.1f s\n",
+		       o.conns, o.threads, o.batch, o.pipeline, o.rate > 0 ? "fixed" : "max", secs);
+		printf(
+		    "requests: %llu (%.0f/s)  events: %llu (%.0f/s)  non-200: %llu  errors: %llu\n",
+		    (unsigned long long)done, (double)done / secs, (unsigned long long)events,
+		    (double)events / secs, (unsigned long long)non200, (unsigned long long)errors);
+		printf("latency: p50 %.3f ms  p99 %.3f ms  p999 %.3f ms  max %.3f ms\n",
+		       percentile(hist, done, 0.50) / 1e3, percentile(hist, done, 0.99) / 1e3,
+		       percentile(hist, done, 0.999) / 1e3, (double)max_ns / 1e6);
+	}
+	return 0;
+}

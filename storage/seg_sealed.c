@@ -1,0 +1,924 @@
+/*
+ * seg_sealed.c — sealed segments: written once from a frozen active segment,
+ * then immutable and mmap'd read-only.
+ *
+ * File layout (little-endian; sections 8-byte aligned):
+ *
+ *   0     struct sealed_hdr (256 bytes): magic "SPOORSEG", version, shard,
+ *         partition start, seq, nrows, min/max ts, nblocks, block_rows,
+ *         dict_count, nsessions, offset+length+XXH3 of the three sections
+ *         below, XXH3 of header bytes [0, 248) at 248.
+ *   256   blocks: for block b (rows [b*block_rows, ...) of the sorted order)
+ *         one lz4 frame-less chunk per stored column (SC_*), each checked
+ *         by the XXH3 in the block directory.
+ *   dict  u32 count; u32 off[count + 1]; bytes.  Entries sorted bytewise,
+ *         entry 0 is the empty string; ids in the columns are these ranks.
+ *   sidx  struct sealed_sess[nsessions], sorted by sid (= by first row).
+ *   bdir  struct sealed_bdir[nblocks].
+ *
+ * Column encodings before lz4 (per block, restarting at each block):
+ *   ts, recv, x, y       zigzag varint of the delta to the previous row
+ *   user, type, target, url   varint dictionary id
+ *   flags                one byte per row
+ *   id, props            varint length per row, then all bytes
+ *   session              not stored: rows of a session are contiguous and
+ *                        the session index gives their range.
+ *
+ * Write protocol: everything goes to "<path>.tmp", fsync, rename to path,
+ * fsync of the directory.  Until the rename the active file is the only
+ * authority; a crash leaves at most a .tmp that recovery deletes.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <lz4.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "err.h"
+#include "seg.h"
+
+struct sealed_hdr {
+	char magic[8];
+	uint32_t version;
+	uint32_t shard;
+	int64_t part_start;
+	uint64_t seq;
+	uint64_t nrows;
+	int64_t min_ts, max_ts;
+	uint32_t nblocks;
+	uint32_t block_rows;
+	uint32_t dict_count;
+	uint32_t nsessions;
+	uint64_t dict_off, dict_len;
+	uint64_t sidx_off, sidx_len;
+	uint64_t bdir_off, bdir_len;
+	uint64_t dict_sum, sidx_sum, bdir_sum;
+	uint8_t pad[248 - 144];
+	uint64_t hdr_sum;
+};
+_Static_assert(sizeof(struct sealed_hdr) == 256, "sealed header is 256 bytes");
+
+struct sealed_col {
+	uint64_t off;  /* file offset of the compressed chunk */
+	uint32_t clen; /* compressed bytes */
+	uint32_t rlen; /* bytes after decompression */
+	uint64_t sum;  /* XXH3_64 of the compressed bytes */
+};
+
+struct sealed_bdir {
+	uint64_t row0;
+	uint32_t nrows;
+	uint32_t pad;
+	int64_t min_ts, max_ts;
+	struct sealed_col col[SC_N];
+};
+
+struct sealed {
+	const struct sealed_hdr *h;
+	const uint32_t *dict_off;
+	const char *dict_bytes;
+	uint32_t dict_count;
+	const struct sealed_sess *sess;
+	uint32_t nsess;
+	const struct sealed_bdir *bdir;
+	uint32_t nblocks;
+	uint8_t *bad; /* bad[b]: block b failed its checksum */
+};
+
+void sealed_free(struct sealed *sl);
+void sealed_free(struct sealed *sl)
+{
+	if (sl)
+		free(sl->bad);
+	free(sl);
+}
+
+static const char *const sc_name[SC_N] = {"ts",  "recv", "user",  "type", "target", "url",
+					  "x",   "y",    "flags", "id",   "props"};
+
+/* ---- varints ------------------------------------------------------------- */
+
+static inline uint8_t *put_varint(uint8_t *p, uint64_t v)
+{
+	while (v >= 0x80) {
+		*p++ = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	*p++ = (uint8_t)v;
+	return p;
+}
+
+/* Reads a varint from [*p, end); returns 0 or -1 when malformed. */
+static inline int get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+	uint64_t r = 0;
+	for (int shift = 0; shift < 64 && *p < end; shift += 7) {
+		uint8_t b = *(*p)++;
+		r |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80)) {
+			*v = r;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static inline uint64_t zz(int64_t v)
+{
+	return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+
+static inline int64_t unzz(uint64_t v)
+{
+	return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+}
+
+/* ---- writing --------------------------------------------------------------- */
+
+struct sort_row {
+	uint32_t sid; /* new (sorted) session id */
+	uint32_t row; /* arrival order */
+	int64_t ts;
+};
+
+static int cmp_row(const void *pa, const void *pb)
+{
+	const struct sort_row *a = pa, *b = pb;
+	if (a->sid != b->sid)
+		return a->sid < b->sid ? -1 : 1;
+	if (a->ts != b->ts)
+		return a->ts < b->ts ? -1 : 1;
+	return a->row < b->row ? -1 : a->row > b->row;
+}
+
+struct dict_sort_ctx {
+	const uint32_t *off;
+	const char *bytes;
+};
+static struct dict_sort_ctx dsc; /* qsort has no context argument; guarded by seal_mu */
+static pthread_mutex_t seal_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static int cmp_str(const void *pa, const void *pb)
+{
+	uint32_t a = *(const uint32_t *)pa, b = *(const uint32_t *)pb;
+	uint32_t la = dsc.off[a + 1] - dsc.off[a], lb = dsc.off[b + 1] - dsc.off[b];
+	int c = memcmp(dsc.bytes + dsc.off[a], dsc.bytes + dsc.off[b], la < lb ? la : lb);
+	return c ? c : (la > lb) - (la < lb);
+}
+
+/* Everything a seal needs, freed at once. */
+struct seal_job {
+	const struct act *a;
+	uint64_t nrows;
+	uint32_t ndict;
+	uint32_t *remap;       /* old id -> new id */
+	uint32_t *order;       /* new id -> old id */
+	uint32_t nnew;
+	struct sort_row *rows; /* sorted */
+	uint8_t *raw, *comp;
+	size_t raw_cap, comp_cap;
+	int fd;
+	uint64_t pos;          /* next file offset */
+};
+
+#define AREG(a, r, type) ((const type *)((const char *)(a)->hdr + (a)->region_off[r]))
+
+static int write_all(struct seal_job *j, const void *p, size_t n)
+{
+	const char *c = p;
+	while (n) {
+		ssize_t w = pwrite(j->fd, c, n, (off_t)j->pos);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno == EFBIG ? -ENOSPC : -errno;
+		}
+		c += w;
+		n -= (size_t)w;
+		j->pos += (uint64_t)w;
+	}
+	return 0;
+}
+
+static int pad8(struct seal_job *j)
+{
+	static const char zero[8];
+	return j->pos % 8 ? write_all(j, zero, 8 - j->pos % 8) : 0;
+}
+
+/* Builds the sorted dictionary of the ids the rows use. */
+static int build_dict(struct seal_job *j)
+{
+	const struct act *a = j->a;
+	const uint32_t *cols[5] = {AREG(a, AR_SESSION, uint32_t), AREG(a, AR_USER, uint32_t),
+				   AREG(a, AR_TYPE, uint32_t), AREG(a, AR_TARGET, uint32_t),
+				   AREG(a, AR_URL, uint32_t)};
+	uint32_t n = 0;
+
+	j->remap = calloc(j->ndict, sizeof *j->remap);
+	j->order = malloc((size_t)j->ndict * sizeof *j->order);
+	if (!j->remap || !j->order)
+		return -ENOMEM;
+	for (int c = 0; c < 5; c++)
+		for (uint64_t r = 0; r < j->nrows; r++)
+			j->remap[cols[c][r]] = 1;
+	for (uint32_t k = 1; k < j->ndict; k++)
+		if (j->remap[k])
+			j->order[n++] = k;
+	pthread_mutex_lock(&seal_mu);
+	dsc.off = AREG(a, AR_DICT_OFF, uint32_t);
+	dsc.bytes = AREG(a, AR_DICT_BYTES, char);
+	qsort(j->order, n, sizeof *j->order, cmp_str);
+	pthread_mutex_unlock(&seal_mu);
+	memmove(j->order + 1, j->order, (size_t)n * sizeof *j->order);
+	j->order[0] = 0;
+	j->nnew = n + 1;
+	j->remap[0] = 0;
+	for (uint32_t k = 1; k < j->nnew; k++)
+		j->remap[j->order[k]] = k;
+	return 0;
+}
+
+static int sort_rows(struct seal_job *j)
+{
+	const uint32_t *sess = AREG(j->a, AR_SESSION, uint32_t);
+	const int64_t *ts = AREG(j->a, AR_TS, int64_t);
+
+	j->rows = malloc((size_t)j->nrows * sizeof *j->rows + 1);
+	if (!j->rows)
+		return -ENOMEM;
+	for (uint64_t r = 0; r < j->nrows; r++) {
+		j->rows[r].sid = j->remap[sess[r]];
+		j->rows[r].row = (uint32_t)r;
+		j->rows[r].ts = ts[r];
+	}
+	qsort(j->rows, j->nrows, sizeof *j->rows, cmp_row);
+	return 0;
+}
+
+/* Encodes column c of sorted rows [r0, r0 + n) into j->raw; returns its length. */
+static size_t encode_col(struct seal_job *j, int c, uint64_t r0, uint32_t n)
+{
+	const struct act *a = j->a;
+	uint8_t *p = j->raw;
+	int64_t prev = 0;
+
+	switch (c) {
+	case SC_TS:
+	case SC_RECV:
+	case SC_X:
+	case SC_Y: {
+		const int64_t *v64 = c == SC_TS ? AREG(a, AR_TS, int64_t) : AREG(a, AR_RECV, int64_t);
+		const int32_t *v32 = c == SC_X ? AREG(a, AR_X, int32_t) : AREG(a, AR_Y, int32_t);
+		for (uint32_t i = 0; i < n; i++) {
+			uint32_t r = j->rows[r0 + i].row;
+			int64_t v = (c == SC_TS || c == SC_RECV) ? v64[r] : v32[r];
+			p = put_varint(p, zz(v - prev));
+			prev = v;
+		}
+		break;
+	}
+	case SC_USER:
+	case SC_TYPE:
+	case SC_TARGET:
+	case SC_URL: {
+		static const int reg[] = {[SC_USER] = AR_USER, [SC_TYPE] = AR_TYPE,
+					  [SC_TARGET] = AR_TARGET, [SC_URL] = AR_URL};
+		const uint32_t *v = AREG(a, reg[c], uint32_t);
+		for (uint32_t i = 0; i < n; i++)
+			p = put_varint(p, j->remap[v[j->rows[r0 + i].row]]);
+		break;
+	}
+	case SC_FLAGS: {
+		const uint8_t *v = AREG(a, AR_FLAGS, uint8_t);
+		for (uint32_t i = 0; i < n; i++)
+			*p++ = v[j->rows[r0 + i].row];
+		break;
+	}
+	default: { /* SC_ID, SC_PROPS */
+		const uint32_t *off = c == SC_ID ? AREG(a, AR_ID_OFF, uint32_t)
+						 : AREG(a, AR_PROPS_OFF, uint32_t);
+		const char *b = c == SC_ID ? AREG(a, AR_ID_BYTES, char) : AREG(a, AR_PROPS_BYTES, char);
+		for (uint32_t i = 0; i < n; i++) {
+			uint32_t r = j->rows[r0 + i].row;
+			p = put_varint(p, off[r + 1] - off[r]);
+		}
+		for (uint32_t i = 0; i < n; i++) {
+			uint32_t r = j->rows[r0 + i].row;
+			memcpy(p, b + off[r], off[r + 1] - off[r]);
+			p += off[r + 1] - off[r];
+		}
+		break;
+	}
+	}
+	return (size_t)(p - j->raw);
+}
+
+/* Upper bound of encode_col()'s output for a block. */
+static size_t raw_bound(const struct seal_job *j, uint64_t r0, uint32_t n)
+{
+	const uint32_t *po = AREG(j->a, AR_PROPS_OFF, uint32_t);
+	const uint32_t *io = AREG(j->a, AR_ID_OFF, uint32_t);
+	size_t most = (size_t)n * 10, var = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t r = j->rows[r0 + i].row;
+		size_t v = (size_t)(po[r + 1] - po[r]);
+		size_t w = (size_t)(io[r + 1] - io[r]);
+		var += v > w ? v : w;
+	}
+	return most + var + (size_t)n * 5;
+}
+
+static int grow(uint8_t **buf, size_t *cap, size_t n)
+{
+	if (*cap >= n)
+		return 0;
+	void *p = realloc(*buf, n);
+	if (!p)
+		return -ENOMEM;
+	*buf = p;
+	*cap = n;
+	return 0;
+}
+
+static int write_blocks(struct seal_job *j, struct sealed_bdir *bd, uint32_t nblocks)
+{
+	int rc;
+	for (uint32_t b = 0; b < nblocks; b++) {
+		uint64_t r0 = (uint64_t)b * SEG_BLOCK_ROWS;
+		uint32_t n = (uint32_t)(j->nrows - r0 < SEG_BLOCK_ROWS ? j->nrows - r0 : SEG_BLOCK_ROWS);
+		size_t bound = raw_bound(j, r0, n);
+
+		if ((rc = grow(&j->raw, &j->raw_cap, bound)) < 0 ||
+		    (rc = grow(&j->comp, &j->comp_cap, (size_t)LZ4_compressBound((int)bound))) < 0)
+			return rc;
+		bd[b].row0 = r0;
+		bd[b].nrows = n;
+		bd[b].min_ts = INT64_MAX;
+		bd[b].max_ts = INT64_MIN;
+		for (uint32_t i = 0; i < n; i++) {
+			int64_t t = j->rows[r0 + i].ts;
+			if (t < bd[b].min_ts)
+				bd[b].min_ts = t;
+			if (t > bd[b].max_ts)
+				bd[b].max_ts = t;
+		}
+		for (int c = 0; c < SC_N; c++) {
+			size_t rlen = encode_col(j, c, r0, n);
+			int clen = LZ4_compress_default((const char *)j->raw, (char *)j->comp, (int)rlen,
+							(int)j->comp_cap);
+			if (clen <= 0)
+				return ERR_CORRUPT;
+			bd[b].col[c].off = j->pos;
+			bd[b].col[c].clen = (uint32_t)clen;
+			bd[b].col[c].rlen = (uint32_t)rlen;
+			bd[b].col[c].sum = XXH3_64bits(j->comp, (size_t)clen);
+			if ((rc = write_all(j, j->comp, (size_t)clen)) < 0)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+/* Session index from the sorted rows. */
+static struct sealed_sess *build_sidx(struct seal_job *j, uint32_t *count)
+{
+	const uint32_t *user = AREG(j->a, AR_USER, uint32_t);
+	struct sealed_sess *v;
+	uint32_t n = 0;
+
+	for (uint64_t r = 0; r < j->nrows; r++)
+		if (r == 0 || j->rows[r].sid != j->rows[r - 1].sid)
+			n++;
+	v = calloc(n ? n : 1, sizeof *v);
+	if (!v)
+		return NULL;
+	n = 0;
+	for (uint64_t r = 0; r < j->nrows; r++) {
+		struct sort_row *sr = &j->rows[r];
+		if (r == 0 || sr->sid != j->rows[r - 1].sid) {
+			v[n].sid = sr->sid;
+			v[n].row0 = r;
+			v[n].first_ts = sr->ts;
+			n++;
+		}
+		struct sealed_sess *s = &v[n - 1];
+		s->nrows++;
+		s->last_ts = sr->ts;
+		if (user[sr->row])
+			s->user = j->remap[user[sr->row]];
+	}
+	*count = n;
+	return v;
+}
+
+static int write_dict(struct seal_job *j, uint64_t *len, uint64_t *sum)
+{
+	const uint32_t *off = AREG(j->a, AR_DICT_OFF, uint32_t);
+	const char *bytes = AREG(j->a, AR_DICT_BYTES, char);
+	size_t total = 4 + ((size_t)j->nnew + 1) * 4;
+	uint32_t at = 0;
+	uint8_t *buf;
+	int rc;
+
+	for (uint32_t k = 0; k < j->nnew; k++)
+		total += off[j->order[k] + 1] - off[j->order[k]];
+	buf = malloc(total);
+	if (!buf)
+		return -ENOMEM;
+	memcpy(buf, &j->nnew, 4);
+	uint32_t *o = (uint32_t *)(buf + 4);
+	char *dst = (char *)(o + j->nnew + 1);
+	for (uint32_t k = 0; k < j->nnew; k++) {
+		uint32_t old = j->order[k], l = off[old + 1] - off[old];
+		o[k] = at;
+		memcpy(dst + at, bytes + off[old], l);
+		at += l;
+	}
+	o[j->nnew] = at;
+	*len = total;
+	*sum = XXH3_64bits(buf, total);
+	rc = write_all(j, buf, total);
+	free(buf);
+	return rc;
+}
+
+int sealed_write(const struct seg *g, const char *path)
+{
+	struct seal_job j = {.a = g->act, .fd = -1};
+	struct sealed_hdr h = {0};
+	struct sealed_bdir *bd = NULL;
+	struct sealed_sess *sidx = NULL;
+	char tmp[600];
+	int rc;
+
+	j.nrows = act_rows(g);
+	j.ndict = (uint32_t)atomic_load_explicit(&g->act->hdr->dict, memory_order_acquire);
+	if (g->act->read_only)
+		j.ndict = g->act->ndict;
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	if ((rc = build_dict(&j)) < 0 || (rc = sort_rows(&j)) < 0)
+		goto out;
+	h.nblocks = (uint32_t)((j.nrows + SEG_BLOCK_ROWS - 1) / SEG_BLOCK_ROWS);
+	bd = calloc(h.nblocks ? h.nblocks : 1, sizeof *bd);
+	sidx = build_sidx(&j, &h.nsessions);
+	if (!bd || !sidx) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	j.fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (j.fd < 0) {
+		rc = -errno;
+		goto out;
+	}
+	j.pos = sizeof h;
+	if ((rc = write_blocks(&j, bd, h.nblocks)) < 0 || (rc = pad8(&j)) < 0)
+		goto out;
+	h.dict_off = j.pos;
+	if ((rc = write_dict(&j, &h.dict_len, &h.dict_sum)) < 0 || (rc = pad8(&j)) < 0)
+		goto out;
+	h.sidx_off = j.pos;
+	h.sidx_len = (uint64_t)h.nsessions * sizeof *sidx;
+	h.sidx_sum = XXH3_64bits(sidx, h.sidx_len);
+	if ((rc = write_all(&j, sidx, h.sidx_len)) < 0)
+		goto out;
+	h.bdir_off = j.pos;
+	h.bdir_len = (uint64_t)h.nblocks * sizeof *bd;
+	h.bdir_sum = XXH3_64bits(bd, h.bdir_len);
+	if ((rc = write_all(&j, bd, h.bdir_len)) < 0)
+		goto out;
+	memcpy(h.magic, SEG_SEALED_MAGIC, 8);
+	h.version = STORE_FORMAT_VERSION;
+	h.shard = g->shard;
+	h.part_start = g->part_start;
+	h.seq = g->seq;
+	h.nrows = j.nrows;
+	h.min_ts = j.nrows ? INT64_MAX : 0;
+	h.max_ts = j.nrows ? INT64_MIN : 0;
+	for (uint32_t b = 0; b < h.nblocks; b++) {
+		if (bd[b].min_ts < h.min_ts)
+			h.min_ts = bd[b].min_ts;
+		if (bd[b].max_ts > h.max_ts)
+			h.max_ts = bd[b].max_ts;
+	}
+	h.block_rows = SEG_BLOCK_ROWS;
+	h.dict_count = j.nnew;
+	h.hdr_sum = XXH3_64bits(&h, offsetof(struct sealed_hdr, hdr_sum));
+	j.pos = 0;
+	if ((rc = write_all(&j, &h, sizeof h)) < 0)
+		goto out;
+	if (fsync(j.fd) < 0) {
+		rc = -errno;
+		goto out;
+	}
+	if (rename(tmp, path) < 0) {
+		rc = -errno;
+		goto out;
+	}
+	rc = fsync_dir_of(path);
+out:
+	if (j.fd >= 0)
+		close(j.fd);
+	if (rc < 0)
+		unlink(tmp);
+	free(j.remap);
+	free(j.order);
+	free(j.rows);
+	free(j.raw);
+	free(j.comp);
+	free(bd);
+	free(sidx);
+	return rc;
+}
+
+/* ---- reading --------------------------------------------------------------- */
+
+static int section_ok(uint64_t off, uint64_t len, uint64_t size)
+{
+	return off <= size && len <= size - off && off % 8 == 0;
+}
+
+int sealed_open(const char *path, struct seg **out, char *msg, size_t msglen)
+{
+	struct seg *g = calloc(1, sizeof *g);
+	struct sealed *sl = calloc(1, sizeof *sl);
+	const struct sealed_hdr *h;
+	struct stat st;
+	uint32_t nbad = 0, first_bad = 0;
+	int rc = ERR_CORRUPT, bad_col = 0;
+
+	msg[0] = '\0';
+	if (!g || !sl) {
+		free(g);
+		free(sl);
+		return -ENOMEM;
+	}
+	atomic_init(&g->refs, 1);
+	g->kind = SEG_SEALED;
+	g->sl = sl;
+	snprintf(g->path, sizeof g->path, "%s", path);
+	g->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (g->fd < 0 || fstat(g->fd, &st) < 0) {
+		rc = -errno;
+		snprintf(msg, msglen, "%s: cannot open: %s", path, strerror(errno));
+		goto fail;
+	}
+	if ((uint64_t)st.st_size < sizeof *h) {
+		snprintf(msg, msglen, "%s: truncated (%lld bytes)", path, (long long)st.st_size);
+		goto fail;
+	}
+	g->map_len = (size_t)st.st_size;
+	g->map = mmap(NULL, g->map_len, PROT_READ, MAP_SHARED, g->fd, 0);
+	if (g->map == MAP_FAILED) {
+		g->map = NULL;
+		rc = -errno;
+		snprintf(msg, msglen, "%s: mmap: %s", path, strerror(errno));
+		goto fail;
+	}
+	g->disk_bytes = (uint64_t)st.st_blocks * 512;
+	h = g->map;
+	if (memcmp(h->magic, SEG_SEALED_MAGIC, 8) != 0 ||
+	    XXH3_64bits(h, offsetof(struct sealed_hdr, hdr_sum)) != h->hdr_sum) {
+		snprintf(msg, msglen, "%s: header checksum mismatch", path);
+		goto fail;
+	}
+	if (h->version != STORE_FORMAT_VERSION) {
+		snprintf(msg, msglen, "%s: format version %u, this build reads version %d", path,
+			 h->version, STORE_FORMAT_VERSION);
+		rc = ERR_FORMAT;
+		goto fail;
+	}
+	if (!section_ok(h->dict_off, h->dict_len, g->map_len) ||
+	    !section_ok(h->sidx_off, h->sidx_len, g->map_len) ||
+	    !section_ok(h->bdir_off, h->bdir_len, g->map_len) ||
+	    h->bdir_len != (uint64_t)h->nblocks * sizeof(struct sealed_bdir) ||
+	    h->sidx_len != (uint64_t)h->nsessions * sizeof(struct sealed_sess) ||
+	    h->dict_len < 4 + ((uint64_t)h->dict_count + 1) * 4 || h->dict_count == 0) {
+		snprintf(msg, msglen, "%s: section table is corrupt", path);
+		goto fail;
+	}
+	const char *base = g->map;
+	if (XXH3_64bits(base + h->dict_off, h->dict_len) != h->dict_sum ||
+	    XXH3_64bits(base + h->sidx_off, h->sidx_len) != h->sidx_sum ||
+	    XXH3_64bits(base + h->bdir_off, h->bdir_len) != h->bdir_sum) {
+		snprintf(msg, msglen, "%s: dictionary, session index or block directory checksum mismatch",
+			 path);
+		goto fail;
+	}
+	sl->h = h;
+	sl->dict_count = h->dict_count;
+	sl->dict_off = (const uint32_t *)(base + h->dict_off + 4);
+	sl->dict_bytes = (const char *)(sl->dict_off + h->dict_count + 1);
+	if (sl->dict_off[h->dict_count] > h->dict_len - 4 - ((uint64_t)h->dict_count + 1) * 4) {
+		snprintf(msg, msglen, "%s: dictionary is corrupt", path);
+		goto fail;
+	}
+	for (uint32_t k = 0; k < h->dict_count; k++)
+		if (sl->dict_off[k] > sl->dict_off[k + 1]) {
+			snprintf(msg, msglen, "%s: dictionary is corrupt", path);
+			goto fail;
+		}
+	sl->sess = (const struct sealed_sess *)(base + h->sidx_off);
+	sl->nsess = h->nsessions;
+	sl->bdir = (const struct sealed_bdir *)(base + h->bdir_off);
+	sl->nblocks = h->nblocks;
+	sl->bad = calloc(h->nblocks ? h->nblocks : 1, 1);
+	if (!sl->bad) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	for (uint32_t s = 0; s < sl->nsess; s++)
+		if (sl->sess[s].sid >= h->dict_count || sl->sess[s].row0 + sl->sess[s].nrows > h->nrows) {
+			snprintf(msg, msglen, "%s: session index is corrupt", path);
+			goto fail;
+		}
+	for (uint32_t b = 0; b < sl->nblocks; b++) {
+		const struct sealed_bdir *d = &sl->bdir[b];
+		if (d->row0 != (uint64_t)b * h->block_rows || d->nrows > h->block_rows ||
+		    d->row0 + d->nrows > h->nrows) {
+			sl->bad[b] = 1;
+		}
+		for (int c = 0; c < SC_N && !sl->bad[b]; c++) {
+			const struct sealed_col *col = &d->col[c];
+			if (col->off > g->map_len || col->clen > g->map_len - col->off ||
+			    XXH3_64bits(base + col->off, col->clen) != col->sum) {
+				sl->bad[b] = 1;
+				bad_col = c;
+			}
+		}
+		if (sl->bad[b] && nbad++ == 0)
+			first_bad = b;
+	}
+	if (nbad)
+		snprintf(msg, msglen,
+			 "%s: %u damaged block(s), first block %u (rows %llu..%llu, column %s): "
+			 "checksum mismatch; those rows are skipped",
+			 path, nbad, first_bad, (unsigned long long)sl->bdir[first_bad].row0,
+			 (unsigned long long)(sl->bdir[first_bad].row0 + sl->bdir[first_bad].nrows),
+			 sc_name[bad_col]);
+	g->shard = h->shard;
+	g->part_start = h->part_start;
+	g->seq = h->seq;
+	*out = g;
+	return 0;
+fail:
+	seg_unref(g);
+	return rc;
+}
+
+uint64_t sealed_rows(const struct seg *g)
+{
+	return g->sl->h->nrows;
+}
+uint32_t sealed_nblocks(const struct seg *g)
+{
+	return g->sl->nblocks;
+}
+int64_t sealed_min_ts(const struct seg *g)
+{
+	return g->sl->h->min_ts;
+}
+int64_t sealed_max_ts(const struct seg *g)
+{
+	return g->sl->h->max_ts;
+}
+uint32_t sealed_dict_size(const struct seg *g)
+{
+	return g->sl->dict_count;
+}
+
+struct store_str sealed_str(const struct seg *g, uint32_t id)
+{
+	const struct sealed *sl = g->sl;
+	struct store_str s = {"", 0};
+	if (id == 0 || id >= sl->dict_count)
+		return s;
+	s.p = sl->dict_bytes + sl->dict_off[id];
+	s.n = sl->dict_off[id + 1] - sl->dict_off[id];
+	return s;
+}
+
+int64_t sealed_lookup(const struct seg *g, const char *p, size_t n)
+{
+	const struct sealed *sl = g->sl;
+	uint32_t lo = 1, hi = sl->dict_count;
+
+	if (n == 0)
+		return 0;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		uint32_t l = sl->dict_off[mid + 1] - sl->dict_off[mid];
+		int c = memcmp(sl->dict_bytes + sl->dict_off[mid], p, l < n ? l : n);
+		if (c == 0)
+			c = (l > n) - (l < n);
+		if (c == 0)
+			return mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -ENOENT;
+}
+
+const struct sealed_sess *sealed_sessions(const struct seg *g, uint32_t *n)
+{
+	*n = g->sl->nsess;
+	return g->sl->sess;
+}
+
+int sealed_session_rows(const struct seg *g, uint32_t sid, uint64_t *row0, uint64_t *nrows)
+{
+	const struct sealed *sl = g->sl;
+	uint32_t lo = 0, hi = sl->nsess;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (sl->sess[mid].sid == sid) {
+			*row0 = sl->sess[mid].row0;
+			*nrows = sl->sess[mid].nrows;
+			return 0;
+		}
+		if (sl->sess[mid].sid < sid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*row0 = 0;
+	*nrows = 0;
+	return -ENOENT;
+}
+
+int sealed_block_info(const struct seg *g, uint32_t b, struct store_block *out)
+{
+	const struct sealed_bdir *d;
+	memset(out, 0, sizeof *out);
+	if (b >= g->sl->nblocks)
+		return -ERANGE;
+	d = &g->sl->bdir[b];
+	out->row0 = d->row0;
+	out->nrows = d->nrows;
+	out->min_ts = d->min_ts;
+	out->max_ts = d->max_ts;
+	return 0;
+}
+
+/* Scratch slots: one per store column for decoded arrays, then raw buffers. */
+enum { SLOT_RAW_ID = STORE_NCOLS, SLOT_RAW_PROPS, SLOT_RAW_TMP };
+
+static int decode_col(const struct seg *g, const struct sealed_bdir *d, int c,
+		      struct seg_scratch *s, struct store_block *out)
+{
+	static const int store_col[SC_N] = {
+		STORE_COL_TS, STORE_COL_RECV, STORE_COL_USER, STORE_COL_TYPE, STORE_COL_TARGET,
+		STORE_COL_URL, STORE_COL_X, STORE_COL_Y, STORE_COL_FLAGS, STORE_COL_ID,
+		STORE_COL_PROPS};
+	const struct sealed_col *col = &d->col[c];
+	int raw_slot = c == SC_ID ? SLOT_RAW_ID : c == SC_PROPS ? SLOT_RAW_PROPS : SLOT_RAW_TMP;
+	int sc = store_col[c], rc;
+	uint32_t n = d->nrows;
+	const uint8_t *p, *end;
+	size_t width = (c == SC_TS || c == SC_RECV) ? 8 : c == SC_FLAGS ? 1 : 4;
+	int64_t prev = 0;
+
+	if ((rc = scratch_reserve(s, raw_slot, (size_t)col->rlen + 1)) < 0 ||
+	    (rc = scratch_reserve(s, sc, ((size_t)n + 1) * width)) < 0)
+		return rc;
+	if (XXH3_64bits((const char *)g->map + col->off, col->clen) != col->sum)
+		return ERR_CORRUPT;
+	if (LZ4_decompress_safe((const char *)g->map + col->off, s->buf[raw_slot], (int)col->clen,
+				(int)col->rlen) != (int)col->rlen)
+		return ERR_CORRUPT;
+	p = s->buf[raw_slot];
+	end = p + col->rlen;
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t v;
+		if (c == SC_FLAGS) {
+			if (p >= end)
+				return ERR_CORRUPT;
+			((uint8_t *)s->buf[sc])[i] = *p++;
+			continue;
+		}
+		if (get_varint(&p, end, &v) < 0)
+			return ERR_CORRUPT;
+		switch (c) {
+		case SC_TS:
+		case SC_RECV:
+			prev += unzz(v);
+			((int64_t *)s->buf[sc])[i] = prev;
+			break;
+		case SC_X:
+		case SC_Y:
+			prev += unzz(v);
+			((int32_t *)s->buf[sc])[i] = (int32_t)prev;
+			break;
+		case SC_ID:
+		case SC_PROPS:
+			((uint32_t *)s->buf[sc])[i + 1] = (uint32_t)v;
+			break;
+		default:
+			if (v >= g->sl->dict_count)
+				return ERR_CORRUPT;
+			((uint32_t *)s->buf[sc])[i] = (uint32_t)v;
+		}
+	}
+	if (c == SC_ID || c == SC_PROPS) {
+		uint32_t *off = s->buf[sc];
+		off[0] = 0;
+		for (uint32_t i = 0; i < n; i++)
+			off[i + 1] += off[i];
+		if (off[n] != (size_t)(end - p))
+			return ERR_CORRUPT;
+		if (c == SC_ID) {
+			out->id_off = off;
+			out->id_bytes = (const char *)p;
+		} else {
+			out->props_off = off;
+			out->props_bytes = (const char *)p;
+		}
+		return 0;
+	}
+	switch (c) {
+	case SC_TS: out->ts = s->buf[sc]; break;
+	case SC_RECV: out->recv = s->buf[sc]; break;
+	case SC_USER: out->user = s->buf[sc]; break;
+	case SC_TYPE: out->type = s->buf[sc]; break;
+	case SC_TARGET: out->target = s->buf[sc]; break;
+	case SC_URL: out->url = s->buf[sc]; break;
+	case SC_X: out->x = s->buf[sc]; break;
+	case SC_Y: out->y = s->buf[sc]; break;
+	default: out->flags = s->buf[sc]; break;
+	}
+	return 0;
+}
+
+/* Fills the derived session column of block d from the session index. */
+static int fill_sessions(const struct seg *g, const struct sealed_bdir *d, struct seg_scratch *s,
+			 struct store_block *out)
+{
+	const struct sealed *sl = g->sl;
+	uint32_t lo = 0, hi = sl->nsess, *v;
+	int rc = scratch_reserve(s, STORE_COL_SESSION, (size_t)d->nrows * 4 + 4);
+
+	if (rc < 0)
+		return rc;
+	v = s->buf[STORE_COL_SESSION];
+	while (lo < hi) { /* last entry with row0 <= d->row0 */
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (sl->sess[mid].row0 <= d->row0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0)
+		return ERR_CORRUPT;
+	for (uint32_t i = 0, e = lo - 1; i < d->nrows; i++) {
+		uint64_t row = d->row0 + i;
+		while (e < sl->nsess && row >= sl->sess[e].row0 + sl->sess[e].nrows)
+			e++;
+		if (e >= sl->nsess)
+			return ERR_CORRUPT;
+		v[i] = sl->sess[e].sid;
+	}
+	out->session = v;
+	return 0;
+}
+
+int sealed_read(const struct seg *g, uint32_t b, unsigned cols, struct seg_scratch *s,
+		struct store_block *out, char *msg, size_t msglen)
+{
+	static const int sc_of[STORE_NCOLS] = {
+		[STORE_COL_TS] = SC_TS,       [STORE_COL_RECV] = SC_RECV, [STORE_COL_SESSION] = -1,
+		[STORE_COL_USER] = SC_USER,   [STORE_COL_TYPE] = SC_TYPE, [STORE_COL_TARGET] = SC_TARGET,
+		[STORE_COL_URL] = SC_URL,     [STORE_COL_X] = SC_X,       [STORE_COL_Y] = SC_Y,
+		[STORE_COL_FLAGS] = SC_FLAGS, [STORE_COL_ID] = SC_ID,     [STORE_COL_PROPS] = SC_PROPS};
+	const struct sealed_bdir *d;
+	int rc;
+
+	if ((rc = sealed_block_info(g, b, out)) < 0)
+		return rc;
+	d = &g->sl->bdir[b];
+	if (g->sl->bad[b]) {
+		snprintf(msg, msglen, "%s: block %u is damaged (checksum mismatch)", g->path, b);
+		return ERR_CORRUPT;
+	}
+	for (int c = 0; c < STORE_NCOLS; c++) {
+		if (!(cols & (1u << c)))
+			continue;
+		if (c == STORE_COL_SESSION)
+			rc = fill_sessions(g, d, s, out);
+		else
+			rc = decode_col(g, d, sc_of[c], s, out);
+		if (rc < 0) {
+			if (rc == ERR_CORRUPT)
+				snprintf(msg, msglen, "%s: block %u column %s does not decode", g->path,
+					 b, c == STORE_COL_SESSION ? "session" : sc_name[sc_of[c]]);
+			return rc;
+		}
+	}
+	return 0;
+}

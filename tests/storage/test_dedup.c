@@ -1,0 +1,239 @@
+/*
+ * test_dedup.c — a retried event (same session, same client id) is stored
+ * once; anything else is never dropped.  Also: invalid events are refused
+ * one by one while the rest of their batch is stored.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "storage.h"
+#include "storage_testutil.h"
+#include "testutil.h"
+
+#define T0 1700000000000
+
+static struct store *open_fresh(char *dir, size_t len, const char *tag)
+{
+	struct store_opts o = {.shards = 4, .partition_ms = 60000, .no_background = 1};
+	cr_assert_str_not_empty(tu_tmpdir(dir, len, tag));
+	return st_open(dir, &o);
+}
+
+/* Appends ev[0..n) and checks each status and the return value. */
+static void append_expect(struct store *s, const struct st_ev *ev, size_t n, const int8_t *want)
+{
+	struct store_event v[16];
+	int8_t st[16];
+	int ok = 0;
+	cr_assert(n <= 16);
+	for (size_t i = 0; i < n; i++) {
+		v[i] = ev[i].ev;
+		ok += want[i] == STORE_OK;
+	}
+	int rc = store_append(s, v, n, st);
+	for (size_t i = 0; i < n; i++)
+		cr_assert_eq(st[i], want[i], "status[%zu] = %d, want %d", i, st[i], want[i]);
+	cr_assert_eq(rc, ok, "store_append = %d, want %d committed", rc, ok);
+}
+
+/* Rows per marker (w < 4, k < 64) in a fresh snapshot. */
+struct count_arg {
+	struct st_seen seen;
+};
+
+static int count_row(void *arg, const struct store_event *ev, const struct st_loc *loc,
+		     struct st_scan *sc)
+{
+	struct count_arg *ca = arg;
+	uint32_t w, k;
+	if (st_parse_marker(ev->props.p, ev->props.n, &w, &k) || w >= 4 || k >= 64) {
+		snprintf(sc->err, sizeof sc->err, "row without a marker");
+		return -1;
+	}
+	st_seen_add(&ca->seen, w, k);
+	return 0;
+}
+
+static struct count_arg *count_rows(struct store *s)
+{
+	struct count_arg *ca = calloc(1, sizeof *ca);
+	struct store_snap *snap;
+	struct st_scan sc = {0};
+	cr_assert_not_null(ca);
+	cr_assert_eq(st_seen_init(&ca->seen, 4, 64), 0);
+	cr_assert_eq(store_snap_take(s, &snap), 0);
+	cr_assert_eq(st_scan(snap, &sc, count_row, ca), 0, "%s", sc.err);
+	store_snap_release(snap);
+	return ca;
+}
+
+static void count_free(struct count_arg *ca)
+{
+	st_seen_fini(&ca->seen);
+	free(ca);
+}
+
+Test(dedup, same_session_and_id_twice_in_one_batch_is_stored_once)
+{
+	char dir[256];
+	struct store *s = open_fresh(dir, sizeof dir, "dup1");
+	struct st_ev ev[3];
+	st_make_event(&ev[0], "sess-a", T0, 0, 0, "click-1");
+	st_make_event(&ev[1], "sess-a", T0 + 5, 0, 1, "click-1"); /* the retry */
+	st_make_event(&ev[2], "sess-a", T0 + 6, 0, 2, "click-2");
+	const int8_t want[] = {STORE_OK, STORE_DUP, STORE_OK};
+	append_expect(s, ev, 3, want);
+
+	struct count_arg *ca = count_rows(s);
+	cr_assert_eq(st_seen_get(&ca->seen, 0, 0), 1, "the first copy is kept");
+	cr_assert_eq(st_seen_get(&ca->seen, 0, 1), 0, "the duplicate is dropped");
+	cr_assert_eq(st_seen_get(&ca->seen, 0, 2), 1);
+	count_free(ca);
+	struct store_stats stt;
+	store_get_stats(s, &stt);
+	cr_assert_eq(stt.events, 2);
+	cr_assert_eq(stt.duplicates, 1);
+	store_close(s);
+	tu_rmrf(dir);
+}
+
+Test(dedup, same_session_and_id_in_two_batches_is_stored_once)
+{
+	char dir[256];
+	struct store *s = open_fresh(dir, sizeof dir, "dup2");
+	struct st_ev ev[2];
+	st_make_event(&ev[0], "sess-a", T0, 0, 0, "evt-77");
+	st_make_event(&ev[1], "sess-a", T0, 0, 1, "evt-77");
+	const int8_t ok[] = {STORE_OK}, dup[] = {STORE_DUP};
+	append_expect(s, &ev[0], 1, ok);
+	append_expect(s, &ev[1], 1, dup);
+	append_expect(s, &ev[1], 1, dup);
+
+	struct count_arg *ca = count_rows(s);
+	cr_assert_eq(st_seen_get(&ca->seen, 0, 0), 1);
+	cr_assert_eq(st_seen_get(&ca->seen, 0, 1), 0);
+	count_free(ca);
+	struct store_stats stt;
+	store_get_stats(s, &stt);
+	cr_assert_eq(stt.duplicates, 2);
+	store_close(s);
+	tu_rmrf(dir);
+}
+
+Test(dedup, retry_after_reopen_is_still_a_duplicate)
+{
+	char dir[256];
+	struct store *s = open_fresh(dir, sizeof dir, "dup3");
+	struct st_ev ev[2];
+	st_make_event(&ev[0], "sess-a", T0, 0, 0, "evt-1");
+	st_make_event(&ev[1], "sess-a", T0, 0, 1, "evt-1");
+	const int8_t ok[] = {STORE_OK}, dup[] = {STORE_DUP};
+	append_expect(s, &ev[0], 1, ok);
+	store_close(s);
+
+	struct store_opts o = {.no_background = 1};
+	s = st_open(dir, &o);
+	append_expect(s, &ev[1], 1, dup);
+	struct count_arg *ca = count_rows(s);
+	cr_assert_eq(st_seen_get(&ca->seen, 0, 0), 1);
+	cr_assert_eq(st_seen_get(&ca->seen, 0, 1), 0);
+	count_free(ca);
+	store_close(s);
+	tu_rmrf(dir);
+}
+
+Test(dedup, same_id_in_different_sessions_is_stored_for_each)
+{
+	char dir[256];
+	struct store *s = open_fresh(dir, sizeof dir, "dup4");
+	struct st_ev ev[4];
+	/* many sessions, so some share a shard and some do not */
+	st_make_event(&ev[0], "sess-a", T0, 0, 0, "same-id");
+	st_make_event(&ev[1], "sess-b", T0, 0, 1, "same-id");
+	st_make_event(&ev[2], "sess-c", T0, 0, 2, "same-id");
+	st_make_event(&ev[3], "sess-d", T0, 0, 3, "same-id");
+	const int8_t want[] = {STORE_OK, STORE_OK, STORE_OK, STORE_OK};
+	append_expect(s, ev, 4, want);
+	append_expect(s, ev, 1, (const int8_t[]){STORE_DUP});
+
+	struct count_arg *ca = count_rows(s);
+	for (uint32_t k = 0; k < 4; k++)
+		cr_assert_eq(st_seen_get(&ca->seen, 0, k), 1, "session %u", k);
+	count_free(ca);
+	store_close(s);
+	tu_rmrf(dir);
+}
+
+Test(dedup, events_without_id_are_never_dropped)
+{
+	char dir[256];
+	struct store *s = open_fresh(dir, sizeof dir, "dup5");
+	struct st_ev ev[3];
+	/* byte-identical events, no id */
+	for (int i = 0; i < 3; i++)
+		st_make_event(&ev[i], "sess-a", T0, 0, 0, NULL);
+	const int8_t want[] = {STORE_OK, STORE_OK, STORE_OK};
+	append_expect(s, ev, 3, want);
+	append_expect(s, ev, 3, want);
+
+	struct count_arg *ca = count_rows(s);
+	cr_assert_eq(st_seen_get(&ca->seen, 0, 0), 6);
+	count_free(ca);
+	struct store_stats stt;
+	store_get_stats(s, &stt);
+	cr_assert_eq(stt.duplicates, 0);
+	cr_assert_eq(stt.events, 6);
+	store_close(s);
+	tu_rmrf(dir);
+}
+
+/* ---- validation ---------------------------------------------------------- */
+
+Test(append, invalid_events_are_refused_one_by_one_and_the_rest_is_stored)
+{
+	char dir[256];
+	struct store *s = open_fresh(dir, sizeof dir, "inval");
+	static char big[STORE_MAX_PROPS + 2];
+	memset(big, 'a', sizeof big);
+	enum { N = 13 };
+	struct st_ev *ev = calloc(N, sizeof *ev);
+	struct store_event v[N];
+	int8_t st[N];
+	cr_assert_not_null(ev);
+	for (uint32_t k = 0; k < N; k++)
+		st_make_event(&ev[k], "sess-a", T0 + k, 0, k, NULL);
+	for (uint32_t k = 0; k < N; k++)
+		v[k] = ev[k].ev;
+	/* k 0 and k 12 stay valid */
+	v[1].session.n = 0; /* missing session */
+	v[2].session = (struct store_str){big, STORE_MAX_SESSION + 1};
+	v[3].type.n = 0; /* missing type */
+	v[4].type = (struct store_str){big, STORE_MAX_TYPE + 1};
+	v[5].ts = -1;
+	v[6].props = (struct store_str){big, STORE_MAX_PROPS + 1};
+	v[7].user = (struct store_str){big, STORE_MAX_USER + 1};
+	v[8].target = (struct store_str){big, STORE_MAX_TARGET + 1};
+	v[9].url = (struct store_str){big, STORE_MAX_URL + 1};
+	v[10].id = (struct store_str){big, STORE_MAX_ID + 1};
+	v[11].session = (struct store_str){NULL, 0};
+
+	int rc = store_append(s, v, N, st);
+	cr_assert_eq(st[0], STORE_OK);
+	cr_assert_eq(st[12], STORE_OK);
+	for (int i = 1; i < 12; i++)
+		cr_assert_lt(st[i], 0, "event %d: status %d, want a negative code", i, st[i]);
+	cr_assert_eq(rc, 2);
+
+	struct count_arg *ca = count_rows(s);
+	for (uint32_t k = 0; k < N; k++)
+		cr_assert_eq(st_seen_get(&ca->seen, 0, k), k == 0 || k == 12 ? 1u : 0u, "k %u", k);
+	count_free(ca);
+	store_close(s);
+	free(ev);
+	tu_rmrf(dir);
+}
