@@ -618,5 +618,15 @@ int main(int argc, char **argv)
 		       percentile(hist, done, 0.50) / 1e3, percentile(hist, done, 0.99) / 1e3,
 		       percentile(hist, done, 0.999) / 1e3, (double)max_ns / 1e6);
 	}
-	return 0;
+	fflush(stdout);
+	for (int i = 0; i < o.threads; i++) {
+		for (int k = 0; k < ts[i].nconns; k++)
+			free(ts[i].c[k].out);
+		free(ts[i].c);
+		close(ts[i].ep);
+	}
+	free(ts);
+	for (int i = 0; i < NBODIES; i++)
+		free(bodies[i].p);
+	return done > 0 ? 0 : 1; /* nothing answered: say so to scripts */
 }

@@ -112,10 +112,9 @@ struct act {
 	struct dict_tab *_Atomic dict;
 	struct dict_tab *dict_old;      /* retired tables, freed with the segment */
 	uint32_t dict_used;             /* entries in the current table */
-	/* dedup of (session, id): slot = (hash32 << 32) | (row + 1), 0 empty;
-	 * writer only */
-	uint64_t *dup_slots;
-	uint32_t dup_mask, dup_used;
+	/* dedup of (session, id): per session dictionary id, a small hash table
+	 * of the rows with an id (seg_active.c); writer only */
+	struct dup_tab **dup;
 	int64_t min_ts, max_ts;         /* of committed rows (writer side) */
 	uint64_t durable_rows, durable_dict; /* what the header's durable part says */
 	int read_only;

@@ -239,66 +239,76 @@ struct store_str act_str(const struct seg *g, uint32_t id)
 
 /* ---- dedup --------------------------------------------------------------- */
 
-/* Dedup slots: (hash32 << 32) | (row + 1), 0 empty; the probe starts at
- * hash32 & mask, so a mismatch rarely touches the rows themselves. */
+/* Dedup: one small open-addressing table per session, indexed by the
+ * session's dictionary id, so the events of a batch (usually one session)
+ * probe a table that is already in cache.  Slot = (hash32 << 32) |
+ * (row + 1), 0 empty; the probe starts at hash32 & mask, so a mismatch
+ * rarely touches the rows themselves. */
+struct dup_tab {
+	uint32_t mask, used;
+	uint64_t slots[];
+};
 
 /* Row already holding (sid, id), or -1; *hout gets the key's hash. */
 static int64_t dup_find(struct act *a, uint32_t sid, const char *p, size_t n, uint64_t *hout)
 {
-	const uint32_t *sess = REG(a, AR_SESSION, const uint32_t);
 	const uint32_t *ioff = REG(a, AR_ID_OFF, const uint32_t);
 	const char *ib = REG(a, AR_ID_BYTES, const char);
-	uint64_t h = XXH3_64bits_withSeed(p, n, sid), tag = h >> 32;
-	uint32_t i = (uint32_t)tag & a->dup_mask;
+	uint64_t h = XXH3_64bits(p, n), tag = h >> 32;
+	const struct dup_tab *t = a->dup ? a->dup[sid] : NULL;
 
 	*hout = h;
-	if (!a->dup_slots)
+	if (!t)
 		return -1;
-	for (;;) {
-		uint64_t s = a->dup_slots[i];
+	for (uint32_t i = (uint32_t)tag & t->mask;; i = (i + 1) & t->mask) {
+		uint64_t s = t->slots[i];
 		if (s == 0)
 			return -1;
 		if ((s >> 32) == tag) {
 			uint32_t r = (uint32_t)s - 1;
-			if (sess[r] == sid && ioff[r + 1] - ioff[r] == n &&
-			    memcmp(ib + ioff[r], p, n) == 0)
+			if (ioff[r + 1] - ioff[r] == n && memcmp(ib + ioff[r], p, n) == 0)
 				return r;
 		}
-		i = (i + 1) & a->dup_mask;
 	}
 }
 
-static void dup_slot(uint64_t *slots, uint32_t mask, uint64_t s)
+static void dup_slot(struct dup_tab *t, uint64_t s)
 {
-	uint32_t i = (uint32_t)(s >> 32) & mask;
-	while (slots[i])
-		i = (i + 1) & mask;
-	slots[i] = s;
+	uint32_t i = (uint32_t)(s >> 32) & t->mask;
+	while (t->slots[i])
+		i = (i + 1) & t->mask;
+	t->slots[i] = s;
+	t->used++;
 }
 
-/* Makes room for one more entry: doubles the table when half full. */
-static int dup_grow(struct act *a)
+/* Makes room for one more id of session sid: allocates or doubles its table. */
+static int dup_grow(struct act *a, uint32_t sid)
 {
-	if ((a->dup_used + 1) * 2 > a->dup_mask + 1) {
-		uint32_t n = a->dup_mask ? (a->dup_mask + 1) * 2 : 1024;
-		uint64_t *v = calloc(n, sizeof *v);
-		if (!v)
-			return -ENOMEM;
-		for (uint32_t i = 0; a->dup_slots && i <= a->dup_mask; i++)
-			if (a->dup_slots[i])
-				dup_slot(v, n - 1, a->dup_slots[i]);
-		free(a->dup_slots);
-		a->dup_slots = v;
-		a->dup_mask = n - 1;
-	}
+	struct dup_tab *t, *nt;
+	uint32_t n;
+
+	if (!a->dup && !(a->dup = calloc(a->cap_dict, sizeof *a->dup)))
+		return -ENOMEM;
+	t = a->dup[sid];
+	if (t && (t->used + 1) * 2 <= t->mask + 1)
+		return 0;
+	n = t ? (t->mask + 1) * 2 : 16;
+	nt = calloc(1, sizeof *nt + (size_t)n * sizeof nt->slots[0]);
+	if (!nt)
+		return -ENOMEM;
+	nt->mask = n - 1;
+	for (uint32_t i = 0; t && i <= t->mask; i++)
+		if (t->slots[i])
+			dup_slot(nt, t->slots[i]);
+	free(t);
+	a->dup[sid] = nt;
 	return 0;
 }
 
-/* Records row under hash h; dup_grow() made room. */
-static void dup_put(struct act *a, uint64_t h, uint32_t row)
+/* Records row of session sid under hash h; dup_grow() made room. */
+static void dup_put(struct act *a, uint32_t sid, uint64_t h, uint32_t row)
 {
-	dup_slot(a->dup_slots, a->dup_mask, ((h >> 32) << 32) | ((uint64_t)row + 1));
-	a->dup_used++;
+	dup_slot(a->dup[sid], ((h >> 32) << 32) | ((uint64_t)row + 1));
 }
 
 static int alloc_tables(struct act *a)
@@ -488,9 +498,9 @@ static int rebuild(struct act *a)
 		if (n) {
 			uint64_t h;
 			if (dup_find(a, sess[i], ib + ioff[i], n, &h) < 0) {
-				if ((rc = dup_grow(a)) < 0)
+				if ((rc = dup_grow(a, sess[i])) < 0)
 					return rc;
-				dup_put(a, h, (uint32_t)i);
+				dup_put(a, sess[i], h, (uint32_t)i);
 			}
 		}
 	}
@@ -689,7 +699,7 @@ int act_append(struct seg *g, const struct store_event *ev, const uint32_t *idx,
 			break;
 		}
 		if (e->id.n) {
-			if ((rc = dup_grow(a)) < 0)
+			if ((rc = dup_grow(a, (uint32_t)ids[0])) < 0)
 				break;
 			if (dup_find(a, (uint32_t)ids[0], e->id.p, e->id.n, &h) >= 0) {
 				status[idx[i]] = STORE_DUP;
@@ -725,7 +735,7 @@ int act_append(struct seg *g, const struct store_event *ev, const uint32_t *idx,
 		a->props_bytes += e->props.n;
 		poff[r + 1] = a->props_bytes;
 		if (e->id.n)
-			dup_put(a, h, (uint32_t)r);
+			dup_put(a, (uint32_t)ids[0], h, (uint32_t)r);
 		if (e->ts < a->min_ts)
 			a->min_ts = e->ts;
 		if (e->ts > a->max_ts)

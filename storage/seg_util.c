@@ -35,7 +35,10 @@ void seg_unref(struct seg *g)
 			t = o->next_old;
 			free(o);
 		}
-		free(g->act->dup_slots);
+		if (g->act->dup)
+			for (uint32_t i = 0; i < g->act->ndict; i++)
+				free(g->act->dup[i]);
+		free(g->act->dup);
 		free(g->act);
 	}
 	if (g->sl)

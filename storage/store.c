@@ -452,17 +452,29 @@ int store_append(struct store *s, const struct store_event *ev, size_t n, int8_t
 	}
 	if (s->o.retention_ms > 0)
 		cutoff = now - s->o.retention_ms;
+	struct store_str last = {NULL, 0};
+	uint32_t last_shard = 0;
+	int sorted = 1;
 	for (size_t i = 0; i < n; i++) {
-		int v = validate(s, &ev[i], cutoff);
+		const struct store_event *e = &ev[i];
+		int v = validate(s, e, cutoff);
 		st[i] = v < 0 ? status_of(v) : STORE_OK;
 		if (v < 0)
 			continue;
-		keys[nk].part = floor_div(ev[i].ts, s->o.partition_ms) * s->o.partition_ms;
-		keys[nk].shard = store_shard_of(ev[i].session.p, ev[i].session.n, s->o.shards);
+		/* a batch is usually one session: hash it once */
+		if (!last.p || last.n != e->session.n ||
+		    (last.p != e->session.p && memcmp(last.p, e->session.p, last.n) != 0)) {
+			last = e->session;
+			last_shard = store_shard_of(e->session.p, e->session.n, s->o.shards);
+		}
+		keys[nk].part = floor_div(e->ts, s->o.partition_ms) * s->o.partition_ms;
+		keys[nk].shard = last_shard;
 		keys[nk].i = (uint32_t)i;
+		if (nk && cmp_akey(&keys[nk - 1], &keys[nk]) > 0)
+			sorted = 0;
 		nk++;
 	}
-	if (nk > 1)
+	if (!sorted)
 		qsort(keys, nk, sizeof *keys, cmp_akey);
 	pthread_rwlock_rdlock(&s->parts_lock);
 	for (size_t a = 0; a < nk;) {
