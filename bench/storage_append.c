@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -204,6 +205,14 @@ static uint64_t sealed_bytes(const char *dir, uint64_t *files)
 	return bytes;
 }
 
+static double cpu_seconds(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
 static int cmp_d(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -275,7 +284,7 @@ int main(int argc, char **argv)
 				fprintf(stderr, "store_open %s: %s\n", dir, err);
 				return 1;
 			}
-			double t0 = mono();
+			double t0 = mono(), c0 = cpu_seconds();
 			for (int t = 0; t < threads; t++) {
 				jobs[t] = (struct job){s, ev, bounds, nb * (size_t)t / (size_t)threads,
 						       nb * (size_t)(t + 1) / (size_t)threads, 0, 0};
@@ -290,8 +299,10 @@ int main(int argc, char **argv)
 				}
 				ok += jobs[t].ok;
 			}
-			double dt = mono() - t0;
+			double dt = mono() - t0, dc = cpu_seconds() - c0;
 			rate[r] = (double)ok / dt;
+			if (getenv("SPOOR_BENCH_VERBOSE"))
+				fprintf(stderr, "  run %d: %.3f s wall, %.3f s cpu\n", r, dt, dc);
 			if (ok != n) {
 				fprintf(stderr, "only %llu of %zu events stored\n", (unsigned long long)ok, n);
 				return 1;

@@ -34,6 +34,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#define XXH_INLINE_ALL /* short keys: inlined hashing is much cheaper than a call */
 #include <xxhash.h>
 
 #include "err.h"
@@ -292,7 +293,7 @@ static int dup_grow(struct act *a, uint32_t sid)
 	t = a->dup[sid];
 	if (t && (t->used + 1) * 2 <= t->mask + 1)
 		return 0;
-	n = t ? (t->mask + 1) * 2 : 16;
+	n = t ? (t->mask + 1) * 2 : 64; /* a session has ~100 events: two doublings at most */
 	nt = calloc(1, sizeof *nt + (size_t)n * sizeof nt->slots[0]);
 	if (!nt)
 		return -ENOMEM;
@@ -688,8 +689,10 @@ int act_append(struct seg *g, const struct store_event *ev, const uint32_t *idx,
 			break;
 		if (r >= want)
 			break;
-		if ((rc = reserve(g, AR_ID_BYTES, a->id_bytes + e->id.n)) < 0 ||
-		    (rc = reserve(g, AR_PROPS_BYTES, a->props_bytes + e->props.n)) < 0)
+		if ((a->id_bytes + e->id.n > a->region_alloc[AR_ID_BYTES] &&
+		     (rc = reserve(g, AR_ID_BYTES, a->id_bytes + e->id.n)) < 0) ||
+		    (a->props_bytes + e->props.n > a->region_alloc[AR_PROPS_BYTES] &&
+		     (rc = reserve(g, AR_PROPS_BYTES, a->props_bytes + e->props.n)) < 0))
 			break;
 		/* Events of a batch mostly repeat the previous event's session,
 		 * user and url: compare before hashing. */

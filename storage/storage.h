@@ -73,7 +73,9 @@ struct store_opts {
 	int64_t retention_ms;   /* drop partitions older than this [0: keep all] */
 	int64_t idle_seal_ms;   /* seal an active segment whose partition has
 				   ended and that saw no append for this long [300000] */
-	int no_background;      /* 1: no sealer thread; call store_maintain() */
+	int no_background;      /* 1: no sealer thread; the caller runs store_maintain()
+				   (appends get -EAGAIN / ERR_BUSY while too many full
+				   segments wait to be sealed) */
 	int read_only;          /* 1: open for reading; no recovery writes */
 };
 
@@ -82,8 +84,10 @@ struct store;
 /*
  * Opens (creating if absent) the store in directory `dir` and recovers it:
  * temporary files are removed, active segments are trusted up to their
- * committed count, every sealed block's checksum is verified; a damaged file
- * is reported (store_problem()) and set aside, never fatal.  A directory made
+ * committed count, every sealed block's checksum is verified.  Damage is
+ * reported (store_problems()), never fatal: a damaged sealed block is skipped
+ * by readers while the rest of its file reads; a file that cannot be used at
+ * all (truncated, no header) is renamed *.damaged.  A directory made
  * by another format version fails with ERR_FORMAT and a message naming both
  * versions in `errbuf` (may be NULL).  On success *out owns the store.
  */
@@ -115,8 +119,9 @@ void store_get_opts(const struct store *s, struct store_opts *out);
  * cannot keep up: too many segments waiting to be sealed; retry later),
  * another -errno for an I/O error.
  * Returns the number of events stored (STORE_OK), or a negative code when
- * the disk or the store refused rows: -ENOSPC, ERR_BUSY, -errno (events with
- * status STORE_OK are committed all the same).  A disk-full error never
+ * the disk or the store refused rows: -ENOSPC (their status -ENOSPC),
+ * ERR_BUSY (their status -EAGAIN), another -errno; events with status
+ * STORE_OK are committed all the same.  A disk-full error never
  * damages committed rows, and appends work again once space is free.
  */
 #define STORE_OK 0
@@ -139,10 +144,11 @@ int store_sync(struct store *s);
  * without blocking.  store_sync_prepare() snapshots what is committed now
  * into *out (NULL when nothing is dirty: returns 0).  store_sync_submit()
  * queues the batch's linked operations on `ring` (it needs
- * store_sync_sqes() free SQEs), each with user_data `tag`; for every CQE
- * carrying that tag the caller calls store_sync_cqe(), which returns 1 once
- * the whole batch is durable (or failed: *err set), then
- * store_sync_release() frees it.  The batch holds its segments until release.
+ * store_sync_sqes() free SQEs: -EBUSY otherwise) with user_data `tag`; it
+ * does not call io_uring_submit(), the caller does.  For every CQE carrying
+ * that tag the caller calls store_sync_cqe(), which returns 1 once all of
+ * the batch's operations completed, with *err = 0 when the batch is durable
+ * or the first failure; then store_sync_release() frees the batch.  The batch holds its segments until release.
  */
 struct store_sync;
 int store_sync_prepare(struct store *s, struct store_sync **out);
@@ -225,7 +231,7 @@ int store_seg_sealed(const struct store_seg *g);   /* 1 sealed, 0 active */
 uint64_t store_seg_rows(const struct store_seg *g); /* rows in the snapshot */
 int64_t store_seg_min_ts(const struct store_seg *g);
 int64_t store_seg_max_ts(const struct store_seg *g);
-/* Sealed rows are sorted by (session, ts, arrival); active rows are in
+/* Sealed rows are sorted by (session bytes, ts, arrival); active rows are in
  * arrival order. */
 
 /* Dictionary: per segment, id 0 is the empty string (STORE_NO_STR).

@@ -393,7 +393,7 @@ int st_append_all(struct store *s, const struct store_event *v, size_t n, int ma
 				goto out;
 			}
 		}
-		if (r != (int)ok && !(left && r == -EAGAIN)) {
+		if (r != (int)ok && !(left && (r == -EAGAIN || r == ERR_BUSY))) {
 			snprintf(err, errlen, "store_append = %d with %zu events committed", r, ok);
 			goto out;
 		}

@@ -3,6 +3,7 @@
  * snapshots and from disk, while a snapshot taken before keeps reading them.
  */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,6 +76,13 @@ Test(retention, old_partitions_leave_new_snapshots_but_old_snapshots_keep_them)
 			cr_assert_geq(store_seal_all(s), 0);
 	}
 	const uint32_t all[] = {200, 200, 200}, kept[] = {0, 0, 200};
+
+	/* an event older than the retention window is refused */
+	struct store_event old = ev->ev;
+	int8_t st = 99;
+	old.ts = now - 2 * RE_RETENTION;
+	cr_assert_eq(store_append(s, &old, 1, &st), 0);
+	cr_assert_eq(st, -EINVAL, "status %d for an event older than retention, want -EINVAL", st);
 
 	struct store_snap *before;
 	cr_assert_eq(store_snap_take(s, &before), 0);
