@@ -262,6 +262,7 @@ static void conn_free(struct worker *w, struct conn *c)
 	c->state = C_FREE;
 	w->free_slots[w->nfree++] = idx;
 	w->nconns--;
+	__atomic_sub_fetch(&w->srv->conns, 1, __ATOMIC_RELAXED);
 	m_sub(&w->m.conns_open, 1);
 }
 
@@ -347,9 +348,14 @@ static void conn_open(struct worker *w, int fd)
 	static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
 				   "Retry-After: 1\r\nConnection: close\r\n\r\n";
 	struct conn *c;
-	int one = 1;
+	int one = 1, refuse = w->stopping || w->nfree == 0;
 
-	if (w->stopping || w->nfree == 0) {
+	if (!refuse &&
+	    __atomic_add_fetch(&w->srv->conns, 1, __ATOMIC_RELAXED) > w->srv->cfg.max_conns) {
+		__atomic_sub_fetch(&w->srv->conns, 1, __ATOMIC_RELAXED);
+		refuse = 1;
+	}
+	if (refuse) {
 		if (!w->stopping) {
 			m_add(&w->m.conns_refused, 1);
 			if (send(fd, busy, sizeof busy - 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
@@ -629,7 +635,13 @@ static int bufs_init(struct worker *w)
 static int worker_setup(struct worker *w, char *msg, size_t len)
 {
 	const struct srv_config *cfg = &w->srv->cfg;
-	uint32_t slots = (uint32_t)((cfg->max_conns + w->srv->nworkers - 1) / w->srv->nworkers);
+	/* --max-conns is enforced over all threads (srv->conns); a thread has
+	 * room for twice its share, as SO_REUSEPORT spreads by hash */
+	uint64_t share = ((uint64_t)cfg->max_conns + (uint64_t)w->srv->nworkers - 1) /
+			 (uint64_t)w->srv->nworkers;
+	uint32_t slots =
+	    (uint32_t)(2 * share + 16 < (uint64_t)cfg->max_conns ? 2 * share + 16
+								 : (uint64_t)cfg->max_conns);
 	int rc;
 
 	rc = ring_init(w);
@@ -685,7 +697,10 @@ static void worker_loop(struct worker *w)
 		unsigned head, n = 0;
 		int rc;
 
-		if (w->stopping && w->nconns == 0 && !w->sync && !w->accept_armed)
+		/* done: no connection, no commit in flight, and the accept gone
+		 * (or given up on after the stop deadline) */
+		if (w->stopping && w->nconns == 0 && !w->sync &&
+		    (!w->accept_armed || w->now_ms >= w->stop_deadline_ms))
 			break;
 		rc = io_uring_submit_and_wait(&w->ring, 1);
 		if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY && rc != -ETIME) {

@@ -179,9 +179,9 @@ static void reply_json_error(struct worker *w, struct conn *c, const struct http
 	struct sbuf *b = &w->scratch;
 
 	b->len = 0;
-	sbuf_append(b, "{\"error\":\"", 10);
+	SBUF_LIT(b, "{\"error\":\"");
 	sbuf_json_str(b, msg, strlen(msg));
-	sbuf_append(b, "\"}", 2);
+	SBUF_LIT(b, "\"}");
 	send_reply(w, c, rq, status, "application/json", extra, b->p, b->len, 0);
 }
 
@@ -250,9 +250,13 @@ static enum verdict classify(int st)
 /* Appends {"index":i,"error":"msg"} with a leading comma when not first. */
 static void put_error(struct sbuf *b, int first, uint32_t index, const char *msg)
 {
-	sbuf_printf(b, "%s{\"index\":%u,\"error\":\"", first ? "" : ",", index);
+	if (!first)
+		SBUF_LIT(b, ",");
+	SBUF_LIT(b, "{\"index\":");
+	sbuf_u64(b, index);
+	SBUF_LIT(b, ",\"error\":\"");
 	sbuf_json_str(b, msg, strlen(msg));
-	sbuf_append(b, "\"}", 2);
+	SBUF_LIT(b, "\"}");
 }
 
 /* The ingest reply body: counts, then the first INGEST_MAX_ERRORS errors of
@@ -264,8 +268,13 @@ static void events_body(struct worker *w, const struct ingest_batch *bt, uint64_
 	size_t pi = 0, si = 0, k = 0;
 
 	b->len = 0;
-	sbuf_printf(b, "{\"accepted\":%llu,\"rejected\":%llu,\"duplicates\":%llu,\"errors\":[",
-		    (unsigned long long)acc, (unsigned long long)rej, (unsigned long long)dup);
+	SBUF_LIT(b, "{\"accepted\":");
+	sbuf_u64(b, acc);
+	SBUF_LIT(b, ",\"rejected\":");
+	sbuf_u64(b, rej);
+	SBUF_LIT(b, ",\"duplicates\":");
+	sbuf_u64(b, dup);
+	SBUF_LIT(b, ",\"errors\":[");
 	while (k < INGEST_MAX_ERRORS) {
 		/* next store rejection, if any */
 		while (si < bt->n && classify(w->status[si]) != V_BAD)
@@ -284,7 +293,7 @@ static void events_body(struct worker *w, const struct ingest_batch *bt, uint64_
 		}
 		k++;
 	}
-	sbuf_append(b, "]}", 2);
+	SBUF_LIT(b, "]}");
 }
 
 static void h_events(struct worker *w, struct conn *c, const struct req_ctx *x)

@@ -60,6 +60,18 @@ int sbuf_printf(struct sbuf *b, const char *fmt, ...)
 	return 0;
 }
 
+int sbuf_u64(struct sbuf *b, uint64_t v)
+{
+	char d[24];
+	int i = sizeof d;
+
+	do {
+		d[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	return sbuf_append(b, d + i, sizeof d - (size_t)i);
+}
+
 int sbuf_json_str(struct sbuf *b, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";

@@ -41,6 +41,10 @@ char *sbuf_reserve(struct sbuf *b, size_t n);
 /* Appends n bytes; returns 0 or -ENOMEM. */
 int sbuf_append(struct sbuf *b, const void *p, size_t n);
 int sbuf_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends a string literal. */
+#define SBUF_LIT(b, lit) sbuf_append((b), lit, sizeof(lit) - 1)
+/* Appends v in decimal. */
+int sbuf_u64(struct sbuf *b, uint64_t v);
 /* Appends s as the inside of a JSON string (quotes not included). */
 int sbuf_json_str(struct sbuf *b, const char *s, size_t n);
 void sbuf_free(struct sbuf *b);
@@ -227,6 +231,8 @@ struct srv {
 	int stop;	/* set by srv_stop (atomic) */
 	size_t key_len; /* strlen(cfg.ingest_key) */
 	int cors_any;	/* cors_origins is "*" */
+	int conns;	/* open connections, all workers (atomic; per accept and
+			   close, never per request) */
 
 	pthread_t sync_thread; /* --fsync interval */
 	int sync_started;

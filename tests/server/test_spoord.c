@@ -504,6 +504,22 @@ Test(spoord, a_client_dribbling_bytes_is_disconnected, TMO)
 	sh_close(&c);
 }
 
+Test(spoord, an_idle_keep_alive_connection_is_closed, TMO)
+{
+	const char *args[] = {"--idle-timeout-ms", "300", NULL};
+	struct sh_conn c;
+	struct sh_resp r;
+
+	start(args);
+	cr_assert_eq(sh_connect(&c, srv.port), 0);
+	cr_assert_eq(sh_sends(&c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
+	cr_assert_eq(sh_read(&c, &r), 0);
+	cr_expect_eq(r.status, 200);
+	sh_resp_free(&r);
+	cr_expect(sh_wait_closed(&c, 60000), "the idle connection stayed open");
+	sh_close(&c);
+}
+
 Test(spoord, healthz_and_metrics_report, TMO)
 {
 	struct sh_resp r;
@@ -578,7 +594,7 @@ Test(spoord, a_request_over_the_buffer_budget_gets_503, TMO)
 
 Test(spoord, connections_beyond_max_conns_are_refused, TMO)
 {
-	const char *args[] = {"--threads", "1", "--max-conns", "2", NULL};
+	const char *args[] = {"--threads", "2", "--max-conns", "2", NULL};
 	struct sh_conn a, b, extra;
 	struct sh_resp r;
 
