@@ -5,7 +5,8 @@
  * (each an epoll loop).  Every connection keeps up to --pipeline requests
  * outstanding; each request carries --batch events drawn from a pool of
  * pre-built bodies (realistic events of ~150-250 bytes: session, user, type,
- * target, url, x, y, and props on 30% of them).  With --rate R the requests
+ * target, url, x, y, and props on 30% of them; one session per request, as
+ * the browser SDK sends them).  With --rate R the requests
  * are sent on a schedule of R per second and latency is measured from the
  * scheduled time, so a stalled server shows up as latency (no coordinated
  * omission); with --rate 0 every connection sends as fast as replies come.
@@ -109,7 +110,8 @@ static uint64_t rnd(uint64_t *s)
 
 /* ---- request bodies ----------------------------------------------------- */
 
-static int put_event(char *b, size_t cap, uint64_t *seed, int64_t ts)
+/* One event of session `sess` (a browser's batch holds one session's events). */
+static int put_event(char *b, size_t cap, uint64_t *seed, int64_t ts, unsigned sess, unsigned user)
 {
 	static const char *types[] = {"pageview", "click",  "mouseover", "mouseout",
 				      "input",	  "scroll", "mousemove", "add_to_cart"};
@@ -122,7 +124,7 @@ static int put_event(char *b, size_t cap, uint64_t *seed, int64_t ts)
 	    snprintf(b, cap,
 		     "{\"session\":\"s-%016llx\",\"user\":\"u-%u\",\"type\":\"%s\",\"target\":"
 		     "\"%s\",\"url\":\"https://shop.example.com%s\",\"x\":%u,\"y\":%u,\"ts\":%lld",
-		     (unsigned long long)(rnd(seed) % 5000), (unsigned)(r % 100000), types[r % 8],
+		     (unsigned long long)sess, user, types[r % 8],
 		     targets[(r >> 8) % 5], paths[(r >> 16) % 5], (unsigned)((r >> 24) % 1920),
 		     (unsigned)((r >> 36) % 1080), (long long)ts);
 	if ((int)((r >> 48) % 100) < o.props_pct)
@@ -157,12 +159,13 @@ static int build_bodies(void)
 
 		if (!body)
 			return -1;
+		unsigned sess = (unsigned)(rnd(&seed) % 5000), user = (unsigned)(rnd(&seed) % 100000);
 		if (o.batch > 1)
 			body[n++] = '[';
 		for (int k = 0; k < o.batch; k++) {
 			if (k)
 				body[n++] = ',';
-			n += (size_t)put_event(body + n, cap - n, &seed, ts);
+			n += (size_t)put_event(body + n, cap - n, &seed, ts + k, sess, user);
 		}
 		if (o.batch > 1)
 			body[n++] = ']';
