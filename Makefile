@@ -13,7 +13,7 @@ DEPS_BUILD := cmake make gcc pkg-config liburing-dev liblz4-dev libxxhash-dev \
               libmicrohttpd-dev libcriterion-dev libcurl4-openssl-dev
 DEPS_TEST  := clang libclang-rt-14-dev
 
-.PHONY: all deps deps-test build run test asan fuzz-build fuzz unit bench-storage format clean
+.PHONY: all deps deps-test build run test asan fuzz-build fuzz unit bench-storage bench-ingest format clean
 
 all: build
 
@@ -76,6 +76,10 @@ test: fuzz unit
 
 bench-storage: build
 	$(BUILD)/bench/storage_append
+
+# spoord under loadgen (batch sizes, fsync modes) and nginx's 204 as the ceiling.
+bench-ingest: build
+	BUILD=$(abspath $(BUILD)) bench/ingest.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

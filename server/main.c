@@ -16,15 +16,28 @@
 
 #include "err.h"
 #include "log.h"
+#include "query.h"
 #include "server.h"
 #include "storage.h"
 
 /*
- * Services started beside the ingest server.  The query API (query/) adds
- * its entry here when it lands, e.g. &q_service, started on
+ * Services started beside the ingest server: the query API (query/) on
  * cfg.query_listen with cfg.query_token.
  */
-static const struct srv_service *const services[] = {NULL};
+static int q_service_start(const struct srv_config *cfg, struct store *st, void **state,
+			   char *err, size_t len)
+{
+	struct q_http_opts o = {.listen = cfg->query_listen.text, .token = cfg->query_token};
+	return q_http_start(&o, st, (struct q_http **)state, err, len);
+}
+
+static void q_service_stop(void *state)
+{
+	q_http_stop(state);
+}
+
+static const struct srv_service q_service = {"query", q_service_start, q_service_stop};
+static const struct srv_service *const services[] = {&q_service, NULL};
 #define MAX_SERVICES 8
 
 static void on_second_signal(int sig)
@@ -143,10 +156,10 @@ int main(int argc, char **argv)
 	store_get_opts(st, &got);
 	bound_addr(&cfg.listen, srv_port(srv), addr, sizeof addr);
 	log_info("spoord started",
-		 "version=%s data=%s listen=%s port=%d query_listen=%s query=%s threads=%d "
+		 "version=%s data=%s listen=%s port=%d query_listen=%s query_port=%d threads=%d "
 		 "fsync=%s partition_ms=%lld shards=%u ring=%s",
 		 SPOOR_VERSION, cfg.data, addr, srv_port(srv), cfg.query_listen.text,
-		 services[0] ? "on" : "not-built", cfg.threads, srv_fsync_name(cfg.fsync),
+		 started ? q_http_port(state[0]) : 0, cfg.threads, srv_fsync_name(cfg.fsync),
 		 (long long)got.partition_ms, got.shards, srv_ring_mode(srv));
 
 	while (sigwait(&set, &sig) != 0)

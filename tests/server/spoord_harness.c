@@ -71,6 +71,8 @@ static int spawn(struct sh_server *s)
 	argv[n++] = s->data;
 	argv[n++] = "--listen";
 	argv[n++] = "127.0.0.1:0";
+	argv[n++] = "--query-listen"; /* tests run in parallel: never the fixed default */
+	argv[n++] = "127.0.0.1:0";
 	for (int i = 0; i < s->nargs; i++)
 		argv[n++] = s->args[i];
 	argv[n] = NULL;

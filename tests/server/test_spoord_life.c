@@ -279,7 +279,8 @@ Test(spoord_life, bad_settings_exit_2_and_help_exits_0, TMO)
 Test(spoord_life, a_data_dir_that_cannot_be_opened_exits_1, TMO)
 {
 	char out[16384], dir[256], file[300];
-	const char *args[] = {"--data", file, "--listen", "127.0.0.1:0", NULL};
+	const char *args[] = {"--data", file, "--listen", "127.0.0.1:0", "--query-listen",
+			      "127.0.0.1:0", NULL};
 	FILE *f;
 
 	tu_tmpdir(dir, sizeof dir, "spoord-bad");

@@ -1,0 +1,392 @@
+/*
+ * funnel_api.c — POST /v1/funnel: the request body into a struct
+ * q_funnel_req, q_funnel(), the result as JSON.
+ *
+ * Parsing is strict on purpose: an unknown key, a duplicate key or a value
+ * of the wrong type is a 400 naming it (with the step's index from 0), so a
+ * typo never silently changes an answer.  Strings are decoded into an arena
+ * as large as the body (a decoded string is never longer than its JSON
+ * text); the request's string views point into the arena, and a props value
+ * (raw JSON scalar, as q_prop_eq wants it) into the body itself.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "json.h"
+#include "q_http_int.h"
+
+#define MAX_DEPTH 16
+
+struct fparse {
+	const char *buf;
+	const struct json_tok *tok;
+	char *arena; /* decoded strings, owned by the caller */
+	size_t used;
+	char *err;
+	size_t errlen;
+};
+
+static int fail(struct fparse *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(struct fparse *p, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(p->err, p->errlen, fmt, ap);
+	va_end(ap);
+	return ERR_INVALID;
+}
+
+/* Decodes string token t into the arena: *out views it. */
+static void decode(struct fparse *p, const struct json_tok *t, struct store_str *out)
+{
+	int n = json_str_decode(p->buf, t, p->arena + p->used, json_str_raw_len(t) + 1);
+
+	/* cannot fail: the arena holds the whole body and t is a string */
+	out->p = p->arena + p->used;
+	out->n = n > 0 ? (uint32_t)n : 0;
+	p->used += out->n;
+}
+
+/* A printable (truncated) form of key token t for messages. */
+static const char *key_text(struct fparse *p, const struct json_tok *t, char *tmp, size_t cap)
+{
+	int n = json_str_decode(p->buf, t, tmp, cap - 1);
+	if (n < 0)
+		n = (int)cap - 1; /* ERR_FULL: a prefix was written */
+	tmp[n] = '\0';
+	return tmp;
+}
+
+/* An optional string field: null or a string of at most max bytes. */
+static int opt_string(struct fparse *p, uint32_t v, const char *where, const char *name, size_t max,
+		      struct store_str *out)
+{
+	const struct json_tok *t = &p->tok[v];
+
+	if (t->type == JSON_NULL)
+		return 0;
+	if (t->type != JSON_STRING)
+		return fail(p, "%s%s: must be a string", where, name);
+	decode(p, t, out);
+	if (out->n > max)
+		return fail(p, "%s%s: too long (max %zu bytes)", where, name, max);
+	return 0;
+}
+
+static int parse_props(struct fparse *p, uint32_t v, const char *where, struct q_matcher *m)
+{
+	const struct json_tok *t = &p->tok[v];
+	char k[72];
+
+	if (t->type == JSON_NULL)
+		return 0;
+	if (t->type != JSON_OBJECT)
+		return fail(p, "%sprops: must be an object", where);
+	for (uint32_t i = v + 1; i < t->next; i = p->tok[i + 1].next) {
+		const struct json_tok *val = &p->tok[i + 1];
+		struct q_prop_eq *pe;
+
+		if (m->nprops == Q_MAX_PROPS)
+			return fail(p, "%sprops: at most %d keys", where, Q_MAX_PROPS);
+		if (val->type == JSON_OBJECT || val->type == JSON_ARRAY)
+			return fail(p, "%sprops.%s: must be a string, number, true, false or null",
+				    where, key_text(p, &p->tok[i], k, 64));
+		pe = &m->props[m->nprops];
+		decode(p, &p->tok[i], &pe->key);
+		if (pe->key.n == 0)
+			return fail(p, "%sprops: a key must not be empty", where);
+		for (unsigned j = 0; j < m->nprops; j++)
+			if (m->props[j].key.n == pe->key.n &&
+			    memcmp(m->props[j].key.p, pe->key.p, pe->key.n) == 0)
+				return fail(p, "%sprops: duplicate key \"%s\"", where,
+					    key_text(p, &p->tok[i], k, 64));
+		pe->value.p = p->buf + val->start;
+		pe->value.n = val->end - val->start;
+		m->nprops++;
+	}
+	return 0;
+}
+
+static int parse_step(struct fparse *p, uint32_t v, unsigned idx, struct q_matcher *m)
+{
+	static const char *const keys[] = {"type", "target", "url", "url_prefix", "props"};
+	const struct json_tok *t = &p->tok[v];
+	char where[32], k[72];
+	unsigned seen = 0;
+	int rc;
+
+	snprintf(where, sizeof where, "steps[%u].", idx);
+	if (t->type != JSON_OBJECT)
+		return fail(p, "steps[%u]: must be an object", idx);
+	for (uint32_t i = v + 1; i < t->next; i = p->tok[i + 1].next) {
+		unsigned f;
+		for (f = 0; f < 5; f++)
+			if (json_str_eq(p->buf, &p->tok[i], keys[f], strlen(keys[f])))
+				break;
+		if (f == 5)
+			return fail(p, "steps[%u]: unknown key \"%s\"", idx,
+				    key_text(p, &p->tok[i], k, 64));
+		if (seen & (1u << f))
+			return fail(p, "steps[%u]: duplicate key \"%s\"", idx, keys[f]);
+		seen |= 1u << f;
+		switch (f) {
+		case 0:
+			if (p->tok[i + 1].type != JSON_STRING)
+				return fail(p, "%stype: must be a string", where);
+			rc = opt_string(p, i + 1, where, "type", STORE_MAX_TYPE, &m->type);
+			if (rc == 0 && m->type.n == 0)
+				rc = fail(p, "%stype: must not be empty", where);
+			break;
+		case 1:
+			rc = opt_string(p, i + 1, where, "target", STORE_MAX_TARGET, &m->target);
+			break;
+		case 2: rc = opt_string(p, i + 1, where, "url", STORE_MAX_URL, &m->url); break;
+		case 3:
+			rc = opt_string(p, i + 1, where, "url_prefix", STORE_MAX_URL,
+					&m->url_prefix);
+			break;
+		default: rc = parse_props(p, i + 1, where, m);
+		}
+		if (rc < 0)
+			return rc;
+	}
+	if (!(seen & 1u))
+		return fail(p, "%stype: missing", where);
+	return 0;
+}
+
+static int parse_steps(struct fparse *p, uint32_t v, struct q_funnel_req *req)
+{
+	const struct json_tok *t = &p->tok[v];
+	unsigned n = 0;
+	int rc;
+
+	if (t->type != JSON_ARRAY)
+		return fail(p, "steps: must be an array of 1 to %d steps", Q_MAX_STEPS);
+	for (uint32_t i = v + 1; i < t->next; i = p->tok[i].next, n++) {
+		if (n == Q_MAX_STEPS)
+			return fail(p, "steps: at most %d steps", Q_MAX_STEPS);
+		if ((rc = parse_step(p, i, n, &req->steps[n])) < 0)
+			return rc;
+	}
+	if (n == 0)
+		return fail(p, "steps: must have at least one step");
+	req->nsteps = n;
+	return 0;
+}
+
+static int parse_window(struct fparse *p, uint32_t v, int64_t *out)
+{
+	const struct json_tok *t = &p->tok[v];
+
+	if (t->type == JSON_NUMBER && json_get_int64(p->buf, t, out) == 0 && *out >= 0)
+		return 0;
+	if (t->type == JSON_STRING && !(t->flags & JSON_TOK_ESCAPED) &&
+	    q_parse_duration(json_str_raw(p->buf, t), json_str_raw_len(t), out) == 0)
+		return 0;
+	return fail(p, "window_ms: must be an integer >= 0 (milliseconds) or a duration such as "
+		       "\"90s\", \"30m\", \"1h\" or \"2d\"");
+}
+
+static int parse_time(struct fparse *p, uint32_t v, const char *name, int64_t *out)
+{
+	const struct json_tok *t = &p->tok[v];
+
+	if (t->type == JSON_NULL)
+		return 0;
+	if (t->type != JSON_NUMBER || json_get_int64(p->buf, t, out) < 0 || *out < 0)
+		return fail(p, "%s: must be an integer >= 0 (ms since the epoch) or null", name);
+	return 0;
+}
+
+static int parse_breakdown(struct fparse *p, uint32_t v, struct q_funnel_req *req)
+{
+	const struct json_tok *t = &p->tok[v];
+	struct store_str s = {0};
+
+	if (t->type == JSON_NULL)
+		return 0;
+	if (t->type == JSON_STRING)
+		decode(p, t, &s);
+	if (s.n == 3 && memcmp(s.p, "url", 3) == 0)
+		req->breakdown = Q_BD_URL;
+	else if (s.n == 6 && memcmp(s.p, "target", 6) == 0)
+		req->breakdown = Q_BD_TARGET;
+	else if (s.n == 4 && memcmp(s.p, "type", 4) == 0)
+		req->breakdown = Q_BD_TYPE;
+	else if (s.n > 6 && memcmp(s.p, "props.", 6) == 0) {
+		req->breakdown = Q_BD_PROP;
+		req->breakdown_prop = (struct store_str){s.p + 6, s.n - 6};
+	} else
+		return fail(p, "breakdown: must be \"url\", \"target\", \"type\" or \"props.KEY\"");
+	return 0;
+}
+
+int q_funnel_parse(const char *body, size_t len, struct q_funnel_req *req, char **arena, char *err,
+		   size_t errlen)
+{
+	static const char *const keys[] = {"steps", "window_ms", "by", "from",
+					   "to",    "breakdown", NULL};
+	struct fparse p = {.buf = body, .err = err, .errlen = errlen};
+	size_t cap = JSON_MAX_TOKENS(len, MAX_DEPTH);
+	struct json_tok *tok = NULL;
+	struct json_error je;
+	unsigned seen = 0;
+	char k[72];
+	int n, rc;
+
+	memset(req, 0, sizeof *req);
+	req->from = INT64_MIN;
+	req->to = INT64_MAX;
+	*arena = NULL;
+	if (!(tok = malloc(cap * sizeof *tok)) || !(*arena = malloc(len + 1))) {
+		free(tok);
+		return -ENOMEM;
+	}
+	p.tok = tok;
+	p.arena = *arena;
+	n = json_parse(body, len, tok, cap, MAX_DEPTH, &je);
+	if (n < 0) {
+		rc = fail(&p, "invalid JSON at byte %zu: %s", je.offset, je.what);
+		goto out;
+	}
+	if (tok[0].type != JSON_OBJECT) {
+		rc = fail(&p, "the body must be a JSON object");
+		goto out;
+	}
+	rc = 0;
+	for (uint32_t i = 1; i < tok[0].next && rc == 0; i = tok[i + 1].next) {
+		unsigned f;
+		for (f = 0; keys[f]; f++)
+			if (json_str_eq(body, &tok[i], keys[f], strlen(keys[f])))
+				break;
+		if (!keys[f]) {
+			rc = fail(&p, "unknown key \"%s\"", key_text(&p, &tok[i], k, 64));
+			break;
+		}
+		if (seen & (1u << f)) {
+			rc = fail(&p, "duplicate key \"%s\"", keys[f]);
+			break;
+		}
+		seen |= 1u << f;
+		switch (f) {
+		case 0: rc = parse_steps(&p, i + 1, req); break;
+		case 1: rc = parse_window(&p, i + 1, &req->window_ms); break;
+		case 2:
+			if (json_str_eq(body, &tok[i + 1], "session", 7))
+				req->by = Q_BY_SESSION;
+			else if (json_str_eq(body, &tok[i + 1], "user", 4))
+				req->by = Q_BY_USER;
+			else
+				rc = fail(&p, "by: must be \"session\" or \"user\"");
+			break;
+		case 3: rc = parse_time(&p, i + 1, "from", &req->from); break;
+		case 4: rc = parse_time(&p, i + 1, "to", &req->to); break;
+		default: rc = parse_breakdown(&p, i + 1, req);
+		}
+	}
+	if (rc == 0 && !(seen & 1u))
+		rc = fail(&p, "steps: missing");
+	if (rc == 0 && !(seen & 2u))
+		rc = fail(&p, "window_ms: missing");
+	if (rc == 0 && req->from >= req->to)
+		rc = fail(&p, "from must be less than to");
+out:
+	free(tok);
+	if (rc < 0) {
+		free(*arena);
+		*arena = NULL;
+	}
+	return rc;
+}
+
+/* ---- the reply ------------------------------------------------------------------------ */
+
+static void steps_json(struct qj *b, const struct q_step_stat *s, unsigned n)
+{
+	qj_lit(b, "[");
+	for (unsigned i = 0; i < n; i++) {
+		qj_lit(b, i ? ",{\"count\":" : "{\"count\":");
+		qj_u64(b, s[i].count);
+		qj_lit(b, ",\"conversion\":");
+		qj_dbl(b, s[i].conversion);
+		qj_lit(b, ",\"conversion_from_prev\":");
+		qj_dbl(b, s[i].conversion_from_prev);
+		qj_lit(b, ",\"median_ms_from_prev\":");
+		if (s[i].median_ms_from_prev < 0)
+			qj_lit(b, "null");
+		else
+			qj_i64(b, s[i].median_ms_from_prev);
+		qj_lit(b, "}");
+	}
+	qj_lit(b, "]");
+}
+
+static void result_json(struct qj *b, const struct q_funnel_req *req,
+			const struct q_funnel_res *res)
+{
+	qj_lit(b, "{\"steps\":");
+	steps_json(b, res->steps, res->nsteps);
+	qj_lit(b, ",\"actors\":");
+	qj_u64(b, res->actors);
+	qj_lit(b, ",\"events_scanned\":");
+	qj_u64(b, res->events_scanned);
+	qj_lit(b, ",\"took_ms\":");
+	qj_fixed(b, res->took_ms, 3);
+	if (req->breakdown != Q_BD_NONE) {
+		qj_lit(b, ",\"breakdown\":[");
+		for (size_t g = 0; g < res->ngroups; g++) {
+			const struct q_funnel_group *gr = &res->groups[g];
+			qj_lit(b, g ? ",{\"value\":" : "{\"value\":");
+			qj_str(b, gr->value.p, gr->value.n);
+			if (gr->other)
+				qj_lit(b, ",\"other\":true");
+			qj_lit(b, ",\"steps\":");
+			steps_json(b, gr->steps, res->nsteps);
+			qj_lit(b, "}");
+		}
+		qj_lit(b, "]");
+	}
+	qj_lit(b, "}");
+}
+
+enum MHD_Result q_serve_funnel(struct q_req *r)
+{
+	struct q_funnel_req req;
+	struct q_funnel_res res;
+	char err[256], *arena = NULL;
+	enum MHD_Result ok;
+	struct qj b;
+	int rc;
+
+	if (!r->body || r->body_len == 0)
+		return q_reply_error(r, MHD_HTTP_BAD_REQUEST,
+				     "a JSON body is required (see docs/api.md)");
+	rc = q_funnel_parse(r->body, r->body_len, &req, &arena, err, sizeof err);
+	if (rc == ERR_INVALID)
+		return q_reply_error(r, MHD_HTTP_BAD_REQUEST, "%s", err);
+	if (rc < 0)
+		return q_reply_code(r, rc);
+	memset(&res, 0, sizeof res);
+	rc = q_funnel(r->h->eng, &req, &res);
+	if (rc == ERR_INVALID || rc == ERR_TOOBIG) {
+		free(arena);
+		return q_reply_error(r, MHD_HTTP_BAD_REQUEST,
+				     "the query engine refused the funnel: %s", err_str(rc));
+	}
+	if (rc < 0) {
+		free(arena);
+		return q_reply_code(r, rc);
+	}
+	qj_init(&b);
+	result_json(&b, &req, &res);
+	q_funnel_res_free(&res);
+	free(arena);
+	ok = q_reply_json(r, MHD_HTTP_OK, &b);
+	return ok;
+}

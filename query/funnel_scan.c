@@ -1,0 +1,479 @@
+/*
+ * funnel_scan.c — reading segments for a funnel: step matchers resolved to a
+ * segment's dictionary ids, block scans that build a step mask per row,
+ * props conditions, breakdown values, and the two sinks (session rows,
+ * user rows).
+ *
+ * A block is read in two steps, through two cursors so the first read's
+ * arrays stay valid during the second:
+ *   A  type (+ target, url when a step names them): a step mask per row
+ *      from integer compares; rows matching no step are dropped here.
+ *   B  only when some row survived: ts, session (+ user, recv for user
+ *      funnels), props when a surviving row needs them, the breakdown
+ *      column.  Then the time range and props conditions are checked per
+ *      surviving row, and the row goes to the sink.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "q_int.h"
+
+#define COL(c) (1u << STORE_COL_##c)
+
+/* Type tables up to this many entries (a sealed segment's dictionary is a
+ * few thousand; a large active one falls back to compares). */
+#define TAB_MAX (1u << 20)
+
+int64_t fn_segm_init(const struct fn_query *q, struct fn_ctx *c, const struct store_seg *g,
+		     struct fn_segm *sm)
+{
+	uint32_t ndict;
+	uint32_t has_target = 0, has_url = 0;
+
+	memset(sm, 0, sizeof *sm);
+	for (unsigned i = 0; i < q->k; i++) {
+		const struct fn_step *st = &q->steps[i];
+		int64_t t = store_seg_lookup(g, st->type.p, st->type.n), x;
+		unsigned j;
+
+		if (t < 0)
+			continue;
+		if (st->target.n) {
+			if ((x = store_seg_lookup(g, st->target.p, st->target.n)) < 0)
+				continue;
+			sm->target[i] = (uint32_t)x;
+			has_target = 1;
+		}
+		if (st->url.n) {
+			if ((x = store_seg_lookup(g, st->url.p, st->url.n)) < 0)
+				continue;
+			sm->url[i] = (uint32_t)x;
+			has_url = 1;
+		}
+		if (st->prefix.n)
+			has_url = 1;
+		if (st->target.n || st->url.n || st->prefix.n)
+			sm->extra |= 1u << i;
+		sm->live |= 1u << i;
+		for (j = 0; j < sm->ntypes && sm->tid[j] != (uint32_t)t; j++)
+			;
+		if (j == sm->ntypes) {
+			sm->tid[j] = (uint32_t)t;
+			sm->ntypes++;
+		}
+		sm->tmask[j] |= 1u << i;
+	}
+	sm->cols_a = COL(TYPE) | (has_target ? COL(TARGET) : 0) | (has_url ? COL(URL) : 0);
+	ndict = store_seg_dict_size(g);
+	if (sm->live && sm->ntypes > 1 && ndict <= TAB_MAX) {
+		if (fn_grow((void **)&c->tab, &c->tab_cap, ndict, sizeof *c->tab) < 0)
+			return -ENOMEM;
+		memset(c->tab, 0, ndict * sizeof *c->tab);
+		for (unsigned j = 0; j < sm->ntypes; j++)
+			if (sm->tid[j] < ndict)
+				c->tab[sm->tid[j]] = (uint16_t)sm->tmask[j];
+		sm->tab = c->tab;
+		sm->tabn = ndict;
+	}
+	return sm->live;
+}
+
+/* Rows of a block whose type is a step's: hit_row/hit_mask.  Returns the
+ * number of hits. */
+static size_t match_types(const struct fn_segm *sm, const uint32_t *type, uint32_t n, uint32_t *row,
+			  uint32_t *mask)
+{
+	size_t nh = 0;
+
+	if (sm->ntypes == 1) {
+		uint32_t t0 = sm->tid[0], m0 = sm->tmask[0];
+		for (uint32_t r = 0; r < n; r++) {
+			row[nh] = r;
+			mask[nh] = m0;
+			nh += type[r] == t0;
+		}
+		return nh;
+	}
+	if (sm->tab) {
+		const uint16_t *tab = sm->tab;
+		uint32_t tabn = sm->tabn;
+		for (uint32_t r = 0; r < n; r++) {
+			uint32_t v = type[r], m = v < tabn ? tab[v] : 0;
+			row[nh] = r;
+			mask[nh] = m;
+			nh += m != 0;
+		}
+		return nh;
+	}
+	for (uint32_t r = 0; r < n; r++) {
+		uint32_t v = type[r], m = 0;
+		for (unsigned j = 0; j < sm->ntypes; j++)
+			m |= v == sm->tid[j] ? sm->tmask[j] : 0;
+		row[nh] = r;
+		mask[nh] = m;
+		nh += m != 0;
+	}
+	return nh;
+}
+
+/* Clears the bits of steps whose target, url or url_prefix a hit fails;
+ * drops hits left with no step.  Returns the new number of hits. */
+static size_t match_strings(const struct fn_query *q, const struct store_seg *g,
+			    const struct fn_segm *sm, const struct store_block *ba, uint32_t *row,
+			    uint32_t *mask, size_t nh)
+{
+	size_t out = 0;
+
+	for (size_t i = 0; i < nh; i++) {
+		uint32_t r = row[i], m = mask[i], x = m & sm->extra;
+		while (x) {
+			unsigned s = (unsigned)__builtin_ctz(x);
+			const struct fn_step *st = &q->steps[s];
+			x &= x - 1;
+			if ((st->target.n && ba->target[r] != sm->target[s]) ||
+			    (st->url.n && ba->url[r] != sm->url[s])) {
+				m &= ~(1u << s);
+				continue;
+			}
+			if (st->prefix.n) {
+				struct store_str u = store_seg_str(g, ba->url[r]);
+				if (u.n < st->prefix.n ||
+				    memcmp(u.p, st->prefix.p, st->prefix.n) != 0)
+					m &= ~(1u << s);
+			}
+		}
+		row[out] = r;
+		mask[out] = m;
+		out += m != 0;
+	}
+	return out;
+}
+
+/* ---- props ------------------------------------------------------------------ */
+
+/* Parses one row's props into c->tok.  Returns the token count of a JSON
+ * object, or 0 (absent, not an object, not JSON: matches no condition). */
+static int props_parse(struct fn_ctx *c, const char *p, size_t n)
+{
+	int rc;
+	if (n == 0)
+		return 0;
+	rc = json_parse(p, n, c->tok, c->tok_cap, FN_PROPS_DEPTH, NULL);
+	return rc > 0 && c->tok[0].type == JSON_OBJECT ? rc : 0;
+}
+
+/* Index of the value of the first member named key, or -1. */
+static int props_find(const char *p, const struct json_tok *tok, struct store_str key)
+{
+	uint32_t end = tok[0].next, i = 1;
+	while (i < end) {
+		if (json_str_eq(p, &tok[i], key.p, key.n))
+			return (int)i + 1;
+		i = json_skip(tok, i + 1);
+	}
+	return -1;
+}
+
+/* A number token as a double (c->buf holds a NUL-terminated copy). */
+static double num_value(struct fn_ctx *c, const char *p, const struct json_tok *t)
+{
+	size_t n = t->end - t->start;
+	if (n > STORE_MAX_PROPS)
+		n = STORE_MAX_PROPS;
+	memcpy(c->buf, p + t->start, n);
+	c->buf[n] = '\0';
+	return strtod(c->buf, NULL);
+}
+
+static int prop_match(struct fn_ctx *c, const char *p, const struct json_tok *tok,
+		      const struct fn_prop *pr)
+{
+	int vi = props_find(p, tok, pr->key);
+	const struct json_tok *t;
+	int64_t v;
+
+	if (vi < 0)
+		return 0;
+	t = &tok[vi];
+	if (t->type != pr->kind)
+		return 0;
+	switch (t->type) {
+	case JSON_STRING: return json_str_eq(p, t, pr->str, pr->slen);
+	case JSON_NUMBER:
+		if (pr->is_int && (t->flags & JSON_TOK_INTEGER) && json_get_int64(p, t, &v) == 0)
+			return v == pr->ival;
+		return num_value(c, p, t) == pr->dval;
+	default: return 1; /* true, false, null */
+	}
+}
+
+/* The breakdown value of props.KEY: a string decoded, another value as its
+ * raw text, "" when absent.  Interned in c->arena.  Returns 0 or -ENOMEM. */
+static int props_value(const struct fn_query *q, struct fn_ctx *c, const char *p, int ntok,
+		       struct store_str *out)
+{
+	const struct json_tok *t;
+	const struct fn_slot *s;
+	const char *v;
+	int vi, n;
+	uint32_t val;
+	int added;
+	uint64_t h;
+
+	*out = (struct store_str){"", 0};
+	if (ntok <= 0 || (vi = props_find(p, c->tok, q->bd_key)) < 0)
+		return 0;
+	t = &c->tok[vi];
+	if (t->type == JSON_STRING) {
+		n = json_str_decode(p, t, c->buf, STORE_MAX_PROPS);
+		v = c->buf;
+		if (n < 0)
+			return 0;
+	} else {
+		v = p + t->start;
+		n = (int)(t->end - t->start);
+	}
+	h = fn_hash(v, (size_t)n);
+	if ((s = fn_map_find(&c->bdset, v, (uint32_t)n, h))) {
+		*out = (struct store_str){s->p, s->n};
+		return 0;
+	}
+	if (!(v = fn_arena_copy(&c->arena, v, (size_t)n)) ||
+	    fn_map_put(&c->bdset, v, (uint32_t)n, h, 0, &val, &added) < 0)
+		return -ENOMEM;
+	*out = (struct store_str){v, (uint32_t)n};
+	return 0;
+}
+
+/* ---- the scan --------------------------------------------------------------- */
+
+/* What one segment's scan keeps between blocks. */
+struct seg_scan {
+	const struct fn_query *q;
+	struct fn_ctx *c;
+	const struct store_seg *g;
+	uint32_t seg_ord;
+	uint32_t last_sid; /* session sink: last session id and its actor */
+	uint32_t last_actor;
+	uint32_t last_uid; /* user sink: last user id and its hash */
+	uint64_t last_uh;
+};
+
+static int sink_session(struct seg_scan *sc, const struct store_block *bb, uint32_t r,
+			uint32_t mask, struct store_str bd)
+{
+	const struct fn_query *q = sc->q;
+	struct fn_ctx *c = sc->c;
+	uint32_t sid = bb->session[r];
+
+	if (sid != sc->last_sid) {
+		struct store_str s = store_seg_str(sc->g, sid);
+		int added;
+		if (fn_grow((void **)&c->states, &c->states_cap, (c->nstates + 1) * q->stride, 1) <
+			0 ||
+		    fn_map_put(&c->smap, s.p, s.n, fn_hash(s.p, s.n), (uint32_t)c->nstates,
+			       &sc->last_actor, &added) < 0)
+			return -ENOMEM;
+		if (added)
+			fn_state_reset(q, c->states + q->stride * c->nstates++);
+		sc->last_sid = sid;
+	}
+	if (fn_grow((void **)&c->recs, &c->recs_cap, c->nrecs + 1, sizeof *c->recs) < 0)
+		return -ENOMEM;
+	c->recs[c->nrecs++] =
+	    (struct fn_srec){.actor = sc->last_actor, .mask = mask, .ts = bb->ts[r], .bd = bd};
+	return 0;
+}
+
+static int sink_user(struct seg_scan *sc, const struct store_block *bb, uint32_t r, uint32_t mask,
+		     struct store_str bd)
+{
+	struct fn_ctx *c = sc->c;
+	uint32_t uid = bb->user[r], b;
+	struct store_str u, s;
+	struct fn_urec *e;
+
+	u = store_seg_str(sc->g, uid);
+	if (uid != sc->last_uid) {
+		sc->last_uid = uid;
+		sc->last_uh = fn_hash(u.p, u.n);
+	}
+	s = store_seg_str(sc->g, bb->session[r]);
+	b = (uint32_t)(sc->last_uh >> 58) % FN_BUCKETS;
+	if (fn_grow((void **)&c->bucket[b], &c->bucket_cap[b], c->nbucket[b] + 1, sizeof *e) < 0)
+		return -ENOMEM;
+	e = &c->bucket[b][c->nbucket[b]++];
+	*e = (struct fn_urec){.ts = bb->ts[r],
+			      .recv = bb->recv[r],
+			      .ord = (uint64_t)sc->seg_ord << 32 | (bb->row0 + r),
+			      .uh = sc->last_uh,
+			      .user = u.p,
+			      .sess = s.p,
+			      .bd = bd.p,
+			      .bdn = bd.n,
+			      .mask = mask,
+			      .un = (uint8_t)u.n,
+			      .sn = (uint8_t)s.n};
+	return 0;
+}
+
+/* Columns of read B for the hits of a block. */
+static unsigned cols_b(const struct fn_query *q, const struct fn_ctx *c, const struct fn_segm *sm,
+		       size_t nh)
+{
+	unsigned cols = COL(TS) | COL(SESSION), bdcol = 0;
+	uint32_t any = 0;
+
+	if (q->by == Q_BY_USER)
+		cols |= COL(USER) | COL(RECV);
+	for (size_t i = 0; i < nh; i++)
+		any |= c->hit_mask[i];
+	if ((any & q->props_steps) || (q->bd == Q_BD_PROP && (any & 1)))
+		cols |= COL(PROPS);
+	if (q->bd == Q_BD_URL)
+		bdcol = COL(URL);
+	else if (q->bd == Q_BD_TARGET)
+		bdcol = COL(TARGET);
+	else if (q->bd == Q_BD_TYPE)
+		bdcol = COL(TYPE);
+	if (any & 1)
+		cols |= bdcol & ~sm->cols_a;
+	return cols;
+}
+
+/* Breakdown value of a column breakdown for row r. */
+static struct store_str col_value(const struct fn_query *q, const struct store_seg *g,
+				  const struct store_block *ba, const struct store_block *bb,
+				  uint32_t r)
+{
+	const uint32_t *v;
+	switch (q->bd) {
+	case Q_BD_URL: v = ba->url ? ba->url : bb->url; break;
+	case Q_BD_TARGET: v = ba->target ? ba->target : bb->target; break;
+	default: v = ba->type; break;
+	}
+	return store_seg_str(g, v[r]);
+}
+
+/* The second half of a block: range, props, breakdown, sink. */
+static int finish_block(struct seg_scan *sc, const struct fn_segm *sm, const struct store_block *ba,
+			const struct store_block *bb, size_t nh)
+{
+	const struct fn_query *q = sc->q;
+	struct fn_ctx *c = sc->c;
+	int inside = bb->min_ts >= q->from && bb->max_ts < q->to, rc;
+
+	for (size_t i = 0; i < nh; i++) {
+		uint32_t r = c->hit_row[i], m = c->hit_mask[i], x;
+		struct store_str bd = {"", 0};
+		const char *p = NULL;
+		int ntok = -1;
+
+		if (!inside && (bb->ts[r] < q->from || bb->ts[r] >= q->to))
+			continue;
+		if (q->by == Q_BY_USER && bb->user[r] == STORE_NO_STR)
+			continue; /* user funnels ignore events without a user */
+		if (bb->props_off) {
+			p = bb->props_bytes + bb->props_off[r];
+			if (m & q->props_steps) {
+				ntok = props_parse(c, p, bb->props_off[r + 1] - bb->props_off[r]);
+				for (x = m & q->props_steps; x; x &= x - 1) {
+					unsigned s = (unsigned)__builtin_ctz(x);
+					const struct fn_step *st = &q->steps[s];
+					for (unsigned j = 0; j < st->nprops; j++)
+						if (!ntok ||
+						    !prop_match(c, p, c->tok, &st->props[j])) {
+							m &= ~(1u << s);
+							break;
+						}
+				}
+				if (!m)
+					continue;
+			}
+		}
+		if ((m & 1) && q->bd != Q_BD_NONE) {
+			if (q->bd != Q_BD_PROP) {
+				bd = col_value(q, sc->g, ba, bb, r);
+			} else {
+				if (ntok < 0)
+					ntok = props_parse(c, p,
+							   bb->props_off[r + 1] - bb->props_off[r]);
+				if ((rc = props_value(q, c, p, ntok, &bd)) < 0)
+					return rc;
+			}
+		}
+		rc = q->by == Q_BY_USER ? sink_user(sc, bb, r, m, bd)
+					: sink_session(sc, bb, r, m, bd);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Room for n hits.  Returns 0 or -ENOMEM. */
+static int hits_reserve(struct fn_ctx *c, size_t n)
+{
+	uint32_t *row, *mask;
+
+	if (n <= c->hit_cap)
+		return 0;
+	row = malloc(n * sizeof *row);
+	mask = malloc(n * sizeof *mask);
+	if (!row || !mask) {
+		free(row);
+		free(mask);
+		return -ENOMEM;
+	}
+	free(c->hit_row);
+	free(c->hit_mask);
+	c->hit_row = row;
+	c->hit_mask = mask;
+	c->hit_cap = n;
+	return 0;
+}
+
+int fn_scan_seg(const struct fn_query *q, struct fn_ctx *c, const struct store_seg *g,
+		const struct fn_segm *sm, uint32_t seg_ord)
+{
+	struct seg_scan sc = {.q = q,
+			      .c = c,
+			      .g = g,
+			      .seg_ord = seg_ord,
+			      .last_sid = UINT32_MAX,
+			      .last_uid = UINT32_MAX};
+	uint32_t nb = store_seg_nblocks(g);
+	int rc;
+
+	for (uint32_t b = 0; b < nb; b++) {
+		struct store_block ba, bb;
+		size_t nh;
+
+		if ((rc = store_seg_block_info(g, b, &ba)) < 0)
+			return rc;
+		if (ba.nrows == 0 || ba.max_ts < q->from || ba.min_ts >= q->to)
+			continue;
+		rc = store_cursor_read(c->cur_a, g, b, sm->cols_a, &ba);
+		if (rc == ERR_CORRUPT)
+			continue; /* reported in store_problems(); the rest stays readable */
+		if (rc < 0)
+			return rc;
+		c->scanned += ba.nrows;
+		if ((rc = hits_reserve(c, ba.nrows)) < 0)
+			return rc;
+		nh = match_types(sm, ba.type, ba.nrows, c->hit_row, c->hit_mask);
+		if (nh && sm->extra)
+			nh = match_strings(q, g, sm, &ba, c->hit_row, c->hit_mask, nh);
+		if (!nh)
+			continue;
+		rc = store_cursor_read(c->cur_b, g, b, cols_b(q, c, sm, nh), &bb);
+		if (rc == ERR_CORRUPT)
+			continue;
+		if (rc < 0)
+			return rc;
+		if ((rc = finish_block(&sc, sm, &ba, &bb, nh)) < 0)
+			return rc;
+	}
+	return 0;
+}

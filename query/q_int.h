@@ -1,0 +1,252 @@
+/*
+ * q_int.h — internals of the funnel engine (funnel*.c), shared by its files
+ * and by nothing else.  funnel.c explains the semantics and the plan of a
+ * query; this header holds the types and the internal API of each file:
+ *
+ *   funnel.c       request checks, the query object, the per-shard and
+ *                  per-bucket tasks, q_funnel()
+ *   funnel_scan.c  matchers resolved per segment, block scans, props
+ *   funnel_agg.c   the streaming pass per actor, groups, medians, result
+ *   funnel_util.c  string hash map, arena, growable arrays, radix sort
+ */
+#ifndef SPOOR_Q_INT_H
+#define SPOOR_Q_INT_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "json.h"
+#include "query.h"
+
+/* Nesting limit for props objects: the ingest body limit (server/ingest.c)
+ * leaves at most 62 levels inside props. */
+#define FN_PROPS_DEPTH 64
+/* Buckets (by user hash) of user funnels; each is one task of phase 2. */
+#define FN_BUCKETS 64
+
+/* ---- engine.c: scratch kept between queries ---------------------------------- */
+
+/* Something a query may leave to the next one (its buffers stay warm).
+ * Embedded as the first member of the owner's struct. */
+struct q_spare {
+	struct q_spare *next;
+	void (*free_fn)(struct q_spare *s); /* frees the owner */
+};
+#define Q_SPARE_MAX 16
+/* Keeps s (or frees it when Q_SPARE_MAX are kept already). */
+void q_engine_spare_put(struct q_engine *e, struct q_spare *s);
+/* A kept spare, or NULL. */
+struct q_spare *q_engine_spare_get(struct q_engine *e);
+
+/* ---- funnel_util.c ------------------------------------------------------- */
+
+/* Grows *p (an array of *cap elements of size `elem`) to hold at least
+ * `need`.  Returns 0 or -ENOMEM (*p unchanged). */
+int fn_grow(void **p, size_t *cap, size_t need, size_t elem);
+
+uint64_t fn_hash(const char *p, size_t n);
+
+/* Open-addressing map from a byte string (borrowed: it must outlive the
+ * map) to a uint32_t value. */
+struct fn_slot {
+	uint64_t h;    /* fn_hash() of the key */
+	const char *p; /* key bytes */
+	uint32_t n;    /* key length */
+	uint32_t val;  /* FN_EMPTY: free slot */
+};
+#define FN_EMPTY UINT32_MAX
+struct fn_map {
+	struct fn_slot *v; /* [cap], cap a power of two */
+	size_t cap;
+	size_t n; /* keys */
+};
+/* Finds key (p, n) with hash h.  Absent: inserts it with value `val` and
+ * sets *added = 1.  Returns 0 and the value in *out, or -ENOMEM. */
+int fn_map_put(struct fn_map *m, const char *p, uint32_t n, uint64_t h, uint32_t val, uint32_t *out,
+	       int *added);
+/* The slot of key (p, n) with hash h, or NULL. */
+const struct fn_slot *fn_map_find(const struct fn_map *m, const char *p, uint32_t n, uint64_t h);
+void fn_map_clear(struct fn_map *m); /* drops the keys, keeps the memory */
+void fn_map_fini(struct fn_map *m);
+
+/* Stable byte storage: chunks that never move, freed all at once. */
+struct fn_arena {
+	char *chunk; /* current chunk; its first 8 bytes link the previous one */
+	size_t used, cap;
+};
+/* Copies n bytes in; returns the copy or NULL (out of memory). */
+const char *fn_arena_copy(struct fn_arena *a, const char *p, size_t n);
+void fn_arena_fini(struct fn_arena *a);
+
+/* Sorts v[0..n) (stable) by the upper 32 bits; `tmp` has n entries;
+ * `bits` is the number of significant bits of those upper halves. */
+void fn_radix_sort(uint64_t *v, uint64_t *tmp, size_t n, unsigned bits);
+
+/* The lower median of v[0..n) (element (n-1)/2 of the sorted order); v is
+ * permuted.  n > 0. */
+int64_t fn_median(int64_t *v, size_t n);
+
+/* ---- the query ------------------------------------------------------------ */
+
+/* One props equality, parsed once per query. */
+struct fn_prop {
+	struct store_str key; /* decoded key bytes (borrowed from the request) */
+	uint8_t kind;	      /* JSON_STRING, JSON_NUMBER, JSON_TRUE, JSON_FALSE, JSON_NULL */
+	uint8_t is_int;	      /* number that fits int64 */
+	int64_t ival;
+	double dval; /* every number */
+	char *str;   /* decoded string value (owned by fn_query) */
+	size_t slen;
+};
+
+struct fn_step {
+	struct store_str type, target, url, prefix; /* borrowed from the request */
+	struct fn_prop props[Q_MAX_PROPS];
+	unsigned nprops;
+};
+
+struct fn_ctx;
+
+struct fn_query {
+	struct q_engine *e;
+	struct store_snap *snap;
+	struct fn_step steps[Q_MAX_STEPS];
+	unsigned k; /* steps */
+	int64_t window, from, to;
+	int64_t part_ms;
+	enum q_by by;
+	enum q_breakdown bd;
+	struct store_str bd_key;  /* props key of Q_BD_PROP */
+	uint32_t props_steps;	  /* steps with props conditions */
+	size_t stride;		  /* bytes of one actor's pass state */
+	pthread_mutex_t mu;	  /* guards the context lists */
+	struct fn_ctx *all;	  /* every context made (linked by all_next) */
+	struct fn_ctx *idle;	  /* contexts not in use (linked by idle_next) */
+	struct fn_ctx **gathered; /* user funnels: the contexts of phase 1 */
+	size_t ngathered, gathered_cap;
+};
+
+/* Per-segment matcher: the steps resolved to this segment's dictionary. */
+struct fn_segm {
+	uint32_t live;	 /* steps whose strings all exist here */
+	unsigned ntypes; /* distinct type ids of live steps */
+	uint32_t tid[Q_MAX_STEPS];
+	uint32_t tmask[Q_MAX_STEPS];  /* steps of type tid[j] */
+	uint32_t extra;		      /* live steps with target, url or url_prefix */
+	uint32_t target[Q_MAX_STEPS]; /* ids, when the step has a target */
+	uint32_t url[Q_MAX_STEPS];    /* ids, when the step has a url */
+	unsigned cols_a;	      /* columns of the first read */
+	const uint16_t *tab;	      /* dictionary id → steps of that type, or NULL */
+	uint32_t tabn;		      /* entries of tab */
+};
+
+/* A step-matching row of a session funnel, gathered per (partition, shard). */
+struct fn_srec {
+	uint32_t actor; /* index into ctx states */
+	uint32_t mask;	/* steps the row matches */
+	int64_t ts;
+	struct store_str bd; /* breakdown value (rows matching step 1) */
+};
+
+/* A step-matching row of a user funnel. */
+struct fn_urec {
+	int64_t ts, recv;
+	uint64_t ord; /* per-shard segment ordinal << 32 | row: arrival within a session */
+	uint64_t uh;  /* fn_hash(user) */
+	const char *user, *sess, *bd; /* user and session (dictionary memory) */
+	uint32_t bdn;
+	uint32_t mask;
+	uint32_t actor; /* phase 2 */
+	uint8_t un, sn;
+};
+
+/* Delta of one actor at one step, for the medians. */
+struct fn_delta {
+	uint32_t group; /* context-local group */
+	uint32_t step;	/* 1..k-1: between step `step` and step+1 (0-based step index) */
+	int64_t ms;
+};
+
+/* Scratch and partial results of one worker inside one query. */
+struct fn_ctx {
+	struct q_spare spare; /* first: kept by the engine between queries */
+	struct fn_ctx *all_next, *idle_next;
+	struct store_cursor *cur_a, *cur_b; /* integer columns / the rest */
+	/* block scan */
+	uint32_t *hit_row, *hit_mask;
+	size_t hit_cap;
+	uint16_t *tab; /* type table of the current segment */
+	size_t tab_cap;
+	struct json_tok *tok; /* props tokens, JSON_MAX_TOKENS(STORE_MAX_PROPS, depth) */
+	size_t tok_cap;
+	char *buf;	       /* STORE_MAX_PROPS + 1 bytes: decoded strings, numbers */
+	struct fn_arena arena; /* props breakdown values */
+	struct fn_map bdset;   /* interned props breakdown values */
+	/* session funnels: per shard */
+	struct fn_map smap; /* session → actor */
+	uint8_t *states;    /* actors × stride */
+	size_t nstates;
+	size_t states_cap;    /* bytes */
+	struct fn_srec *recs; /* rows of one (partition, shard) */
+	size_t nrecs, recs_cap;
+	uint64_t *keys, *keys_tmp; /* radix sort */
+	size_t keys_cap, keys_tmp_cap;
+	uint64_t pos; /* position counter of the pass */
+	/* user funnels */
+	struct fn_urec *bucket[FN_BUCKETS]; /* phase 1 output */
+	size_t nbucket[FN_BUCKETS], bucket_cap[FN_BUCKETS];
+	struct fn_urec *urecs; /* phase 2: one bucket's rows */
+	size_t urecs_cap;
+	uint32_t *ucount; /* phase 2: counting sort by actor */
+	size_t ucount_cap;
+	struct fn_urec *usorted;
+	size_t usorted_cap;
+	struct fn_map umap;
+	uint8_t *ustate; /* one actor's state */
+	size_t ustate_cap;
+	/* results */
+	struct fn_map gmap; /* breakdown value → local group */
+	uint64_t *gcount;   /* groups × k */
+	struct store_str *gval;
+	size_t ngroups, gcap, gcount_cap;
+	struct fn_delta *deltas;
+	size_t ndeltas, deltas_cap;
+	uint64_t actors;
+	uint64_t scanned;
+};
+
+/* ---- funnel_scan.c ------------------------------------------------------ */
+
+/* Resolves the steps for segment g (its type table in c->tab).  Returns
+ * the live step mask (0: the segment cannot match anything), or -ENOMEM. */
+int64_t fn_segm_init(const struct fn_query *q, struct fn_ctx *c, const struct store_seg *g,
+		     struct fn_segm *sm);
+
+/*
+ * Scans segment g (its steps resolved in sm): for every block within the
+ * time range, reads the integer columns, keeps rows matching a step and
+ * hands them to the sink of q->by: session rows are appended to c->recs
+ * (actors from c->smap), user rows to c->bucket[].  seg_ord is the
+ * segment's ordinal in its shard.  Returns 0 or a negative code (a damaged
+ * block is skipped, not an error).
+ */
+int fn_scan_seg(const struct fn_query *q, struct fn_ctx *c, const struct store_seg *g,
+		const struct fn_segm *sm, uint32_t seg_ord);
+
+/* ---- funnel_agg.c -------------------------------------------------------- */
+
+/* Bytes of one actor state for k steps (with breakdown values or not). */
+size_t fn_state_size(unsigned k, int breakdown);
+/* Clears an actor state. */
+void fn_state_reset(const struct fn_query *q, uint8_t *st);
+/* Feeds one step-matching event (in (ts, arrival) order of its actor). */
+void fn_state_feed(const struct fn_query *q, uint8_t *st, uint64_t pos, int64_t ts, uint32_t mask,
+		   struct store_str bd);
+/* Adds a finished actor to the context's groups and deltas. */
+int fn_state_final(const struct fn_query *q, struct fn_ctx *c, const uint8_t *st);
+
+/* Merges every context's groups into *out.  Returns 0 or -ENOMEM. */
+int fn_result(const struct fn_query *q, struct q_funnel_res *out);
+
+#endif
