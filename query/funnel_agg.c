@@ -165,13 +165,15 @@ struct merge {
 	struct fn_map map;
 	struct mgroup *g;
 	size_t ng, gcap;
-	struct mgroup **rank;
-	uint32_t **local; /* per context: local group → merged group */
-	int64_t *d;	  /* deltas ordered by (step, final group) */
-	size_t *start;	  /* [k * nfg + 1] cell starts in d */
+	struct mgroup **rank; /* by step-1 count, then value */
+	uint32_t **local;     /* per context: local group → merged group */
+	int64_t *d;	      /* deltas ordered by (step, final group) */
+	size_t *start;	      /* [k * nfg + 1] cell starts in d */
 };
 
-static int merge_groups(const struct fn_query *q, struct merge *m, size_t nctx)
+/* Sums the contexts' groups by value into m->g; m->local[ci] maps context
+ * ci's groups to them.  Returns 0 or -ENOMEM. */
+static int merge_groups(const struct fn_query *q, struct merge *m)
 {
 	size_t ci = 0;
 	for (struct fn_ctx *c = q->all; c; c = c->all_next, ci++) {
@@ -193,7 +195,6 @@ static int merge_groups(const struct fn_query *q, struct merge *m, size_t nctx)
 			m->local[ci][i] = gi;
 		}
 	}
-	(void)nctx;
 	return 0;
 }
 
@@ -295,7 +296,7 @@ int fn_result(const struct fn_query *q, struct q_funnel_res *out)
 		out->events_scanned += c->scanned;
 	}
 	m.local = calloc(nctx ? nctx : 1, sizeof *m.local);
-	if (!m.local || (rc = merge_groups(q, &m, nctx)) < 0)
+	if (!m.local || (rc = merge_groups(q, &m)) < 0)
 		goto out;
 	rc = -ENOMEM;
 	m.rank = malloc((m.ng ? m.ng : 1) * sizeof *m.rank);

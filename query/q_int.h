@@ -164,7 +164,7 @@ struct fn_urec {
 /* Delta of one actor at one step, for the medians. */
 struct fn_delta {
 	uint32_t group; /* context-local group */
-	uint32_t step;	/* 1..k-1: between step `step` and step+1 (0-based step index) */
+	uint32_t step;	/* 0-based index i (1..k-1) of the later step: ts(i) - ts(i-1) */
 	int64_t ms;
 };
 
