@@ -22,8 +22,9 @@
  *  2. `durable_rows` is written only after an fdatasync covering rows
  *     [0, durable_rows) returned, and is itself synced after.  After a
  *     power loss (the boot id differs) recovery trusts durable_rows only.
- *  3. Disk space is reserved with fallocate before any byte of it is written
- *     through the mapping, so a full disk is an error code, never SIGBUS.
+ *  3. Disk space is reserved (zeros written with pwrite, see reserve())
+ *     before any byte of it is written through the mapping, so a full disk
+ *     is an error code, never SIGBUS.
  *  4. Dictionary id 0 is the empty string; ids never change while active.
  */
 #include <errno.h>
@@ -90,19 +91,49 @@ static uint64_t layout(struct act *a, const struct act_hdr *h)
 
 #define REG(a, r, type) ((type *)((char *)(a)->hdr + (a)->region_off[r]))
 
-/* Makes sure bytes [0, need) of region r are allocated on disk.  Returns 0,
- * ERR_FULL when need exceeds the region, or -errno from fallocate. */
+/* Writes zeros over [off, off + len) of the file.  0 or -errno. */
+static int write_zeros(int fd, uint64_t off, uint64_t len)
+{
+	static const char zero[64 << 10];
+	while (len) {
+		size_t n = len < sizeof zero ? (size_t)len : sizeof zero;
+		ssize_t w = pwrite(fd, zero, n, (off_t)off);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno == EFBIG ? -ENOSPC : -errno;
+		}
+		off += (uint64_t)w;
+		len -= (uint64_t)w;
+	}
+	return 0;
+}
+
+/*
+ * Makes sure bytes [0, need) of region r have disk space.  Returns 0,
+ * ERR_FULL when need exceeds the region, or -errno (-ENOSPC).
+ *
+ * Space is reserved by writing zeros, not with fallocate: fallocate leaves
+ * unwritten extents, and the first store through the mapping into one makes
+ * ext4 start a journal handle in its page-fault path, which waits for
+ * whatever journal commit the periodic fdatasync has in flight (tens of ms
+ * of stall on the append path).  Written zeros are ordinary blocks once
+ * synced, so later faults take the fast path and fdatasync has no metadata
+ * to commit.  The filesystem still refuses the zeros with ENOSPC up front.
+ * Callers guarantee [region_alloc, need) holds no data yet.
+ */
 static int reserve(struct seg *g, int r, uint64_t need)
 {
 	struct act *a = g->act;
 	uint64_t have = a->region_alloc[r], grow, chunk;
+	int rc;
 
 	if (need <= have)
 		return 0;
 	if (need > a->region_cap[r])
 		return ERR_FULL;
 	/* Grow geometrically from 64 KiB, at most 1/16 of the region at a time:
-	 * small segments stay small on disk, big ones fallocate rarely. */
+	 * small segments stay small on disk, big ones reserve rarely. */
 	chunk = have < a->region_cap[r] / 16 ? have : a->region_cap[r] / 16;
 	if (chunk < (64u << 10))
 		chunk = 64u << 10;
@@ -111,11 +142,8 @@ static int reserve(struct seg *g, int r, uint64_t need)
 		grow = chunk;
 	if (have + grow > a->region_cap[r])
 		grow = a->region_cap[r] - have;
-	if (fallocate(g->fd, 0, (off_t)(a->region_off[r] + have), (off_t)grow) < 0) {
-		int e = errno;
-		/* EFBIG (a file-size limit) is a full disk as far as callers care */
-		return e == EFBIG ? -ENOSPC : -e;
-	}
+	if ((rc = write_zeros(g->fd, a->region_off[r] + have, grow)) < 0)
+		return rc;
 	/* Map the new range writable now, in one call, instead of one page
 	 * fault per 4 KiB as rows arrive (EINVAL on kernels before 5.14: then
 	 * the faults happen as usual). */
@@ -123,6 +151,30 @@ static int reserve(struct seg *g, int r, uint64_t need)
 	a->region_alloc[r] = have + grow;
 	g->disk_bytes += grow;
 	return 0;
+}
+
+/* After recovery: the bytes each region holds, rounded up to pages, count
+ * as reserved, so reserve() never writes zeros over them. */
+static void set_reserved(struct act *a)
+{
+	static const uint8_t width[AR_N] = {
+		[AR_TS] = 8, [AR_RECV] = 8, [AR_SESSION] = 4, [AR_USER] = 4, [AR_TYPE] = 4,
+		[AR_TARGET] = 4, [AR_URL] = 4, [AR_X] = 4, [AR_Y] = 4, [AR_FLAGS] = 1,
+		[AR_ID_OFF] = 4, [AR_PROPS_OFF] = 4};
+	for (int r = 0; r < AR_N; r++) {
+		uint64_t used;
+		switch (r) {
+		case AR_DICT_OFF: used = ((uint64_t)a->ndict + 1) * 4; break;
+		case AR_DICT_BYTES: used = a->dict_bytes; break;
+		case AR_ID_BYTES: used = a->id_bytes; break;
+		case AR_PROPS_BYTES: used = a->props_bytes; break;
+		case AR_ID_OFF:
+		case AR_PROPS_OFF: used = (a->nrows + 1) * 4; break;
+		default: used = a->nrows * width[r]; break;
+		}
+		used = page_up(used);
+		a->region_alloc[r] = used < a->region_cap[r] ? used : a->region_cap[r];
+	}
 }
 
 /* ---- dictionary ---------------------------------------------------------- */
@@ -592,10 +644,7 @@ int act_open(const char *path, const uint8_t boot_id[16], int read_only, struct 
 	a->ndict = ndict;
 	if ((rc = rebuild(a)) < 0)
 		goto fail;
-	/* Space already written is allocated; reserve() re-covers the rest. */
-	a->region_alloc[AR_DICT_BYTES] = a->dict_bytes & ~(uint64_t)(SEG_PAGE - 1);
-	a->region_alloc[AR_ID_BYTES] = a->id_bytes & ~(uint64_t)(SEG_PAGE - 1);
-	a->region_alloc[AR_PROPS_BYTES] = a->props_bytes & ~(uint64_t)(SEG_PAGE - 1);
+	set_reserved(a);
 	g->disk_bytes = (uint64_t)st.st_blocks * 512;
 	a->durable_rows = a->hdr->durable_rows < rows ? a->hdr->durable_rows : rows;
 	a->durable_dict = a->hdr->durable_dict < ndict ? a->hdr->durable_dict : ndict;
