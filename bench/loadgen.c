@@ -411,11 +411,19 @@ static void *thread_main(void *arg)
 			if (queued && !c->want_out && flush_out(t, c) < 0)
 				conn_drop(t, c);
 		}
+		/* Sleep until the next request is due (to the microsecond: a
+		 * millisecond-grained timeout would make this thread spin and
+		 * steal the CPU the server under test needs). */
+		struct timespec ts = {0, (long)timeout * 1000000L};
 		if (interval > 0 && !stopping) {
-			double wait = (next_due - (double)now_ns()) / 1e6;
-			timeout = wait < 0 ? 0 : wait > 10 ? 10 : (int)wait;
+			double wait = next_due - (double)now_ns();
+			if (wait < 0)
+				wait = 0;
+			if (wait > 1e7)
+				wait = 1e7;
+			ts.tv_nsec = (long)wait;
 		}
-		n = epoll_wait(t->ep, evs, 256, timeout);
+		n = epoll_pwait2(t->ep, evs, 256, &ts, NULL);
 		now = now_ns();
 		for (int i = 0; i < n; i++) {
 			struct conn *c = evs[i].data.ptr;
