@@ -767,6 +767,37 @@ int sealed_block_info(const struct seg *g, uint32_t b, struct store_block *out)
 	return 0;
 }
 
+/* Bytes of zeros after a decompressed chunk: rd_varint() reads at most 10
+ * bytes per value without checking the end, and the loops stop once past it. */
+#define RAW_PAD 16
+
+/* A varint from *pp, no bounds check (see RAW_PAD); one-byte values fast. */
+static inline uint64_t rd_varint(const uint8_t **pp)
+{
+	const uint8_t *p = *pp;
+	uint64_t v = p[0];
+	if (v < 0x80) {
+		*pp = p + 1;
+		return v;
+	}
+	if (p[1] < 0x80) { /* ts and x/y deltas are mostly two bytes */
+		*pp = p + 2;
+		return (v & 0x7f) | (uint64_t)p[1] << 7;
+	}
+	p++;
+	{
+		v &= 0x7f;
+		for (int shift = 7; shift < 64; shift += 7) {
+			uint8_t b = *p++;
+			v |= (uint64_t)(b & 0x7f) << shift;
+			if (!(b & 0x80))
+				break;
+		}
+	}
+	*pp = p;
+	return v;
+}
+
 /* Scratch slots: one per store column for decoded arrays, then raw buffers. */
 enum { SLOT_RAW_ID = STORE_NCOLS, SLOT_RAW_PROPS, SLOT_RAW_TMP };
 
@@ -785,7 +816,7 @@ static int decode_col(const struct seg *g, const struct sealed_bdir *d, int c,
 	size_t width = (c == SC_TS || c == SC_RECV) ? 8 : c == SC_FLAGS ? 1 : 4;
 	int64_t prev = 0;
 
-	if ((rc = scratch_reserve(s, raw_slot, (size_t)col->rlen + 1)) < 0 ||
+	if ((rc = scratch_reserve(s, raw_slot, (size_t)col->rlen + RAW_PAD)) < 0 ||
 	    (rc = scratch_reserve(s, sc, ((size_t)n + 1) * width)) < 0)
 		return rc;
 	if (XXH3_64bits((const char *)g->map + col->off, col->clen) != col->sum)
@@ -795,37 +826,52 @@ static int decode_col(const struct seg *g, const struct sealed_bdir *d, int c,
 		return ERR_CORRUPT;
 	p = s->buf[raw_slot];
 	end = p + col->rlen;
-	for (uint32_t i = 0; i < n; i++) {
-		uint64_t v;
-		if (c == SC_FLAGS) {
-			if (p >= end)
-				return ERR_CORRUPT;
-			((uint8_t *)s->buf[sc])[i] = *p++;
-			continue;
+	memset((uint8_t *)s->buf[raw_slot] + col->rlen, 0, RAW_PAD);
+	switch (c) {
+	case SC_TS:
+	case SC_RECV: {
+		int64_t *v = s->buf[sc];
+		for (uint32_t i = 0; i < n && p <= end; i++) {
+			prev += unzz(rd_varint(&p));
+			v[i] = prev;
 		}
-		if (get_varint(&p, end, &v) < 0)
-			return ERR_CORRUPT;
-		switch (c) {
-		case SC_TS:
-		case SC_RECV:
-			prev += unzz(v);
-			((int64_t *)s->buf[sc])[i] = prev;
-			break;
-		case SC_X:
-		case SC_Y:
-			prev += unzz(v);
-			((int32_t *)s->buf[sc])[i] = (int32_t)prev;
-			break;
-		case SC_ID:
-		case SC_PROPS:
-			((uint32_t *)s->buf[sc])[i + 1] = (uint32_t)v;
-			break;
-		default:
-			if (v >= g->sl->dict_count)
-				return ERR_CORRUPT;
-			((uint32_t *)s->buf[sc])[i] = (uint32_t)v;
-		}
+		break;
 	}
+	case SC_X:
+	case SC_Y: {
+		int32_t *v = s->buf[sc];
+		for (uint32_t i = 0; i < n && p <= end; i++) {
+			prev += unzz(rd_varint(&p));
+			v[i] = (int32_t)prev;
+		}
+		break;
+	}
+	case SC_FLAGS:
+		if (col->rlen < n)
+			return ERR_CORRUPT;
+		memcpy(s->buf[sc], p, n);
+		p += n;
+		break;
+	case SC_ID:
+	case SC_PROPS: {
+		uint32_t *v = s->buf[sc];
+		for (uint32_t i = 0; i < n && p <= end; i++)
+			v[i + 1] = (uint32_t)rd_varint(&p);
+		break;
+	}
+	default: { /* dictionary ids */
+		uint32_t *v = s->buf[sc], bad = 0, lim = g->sl->dict_count;
+		for (uint32_t i = 0; i < n && p <= end; i++) {
+			uint64_t x = rd_varint(&p);
+			bad |= x >= lim;
+			v[i] = (uint32_t)x;
+		}
+		if (bad)
+			return ERR_CORRUPT;
+	}
+	}
+	if (p > end)
+		return ERR_CORRUPT;
 	if (c == SC_ID || c == SC_PROPS) {
 		uint32_t *off = s->buf[sc];
 		off[0] = 0;
