@@ -4,6 +4,7 @@
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
 FUZZ_BUILD ?= build-fuzz
 JOBS       ?= $(shell nproc)
 DATA       ?= ./data
@@ -11,9 +12,9 @@ FUZZ_SECONDS ?= 60
 
 DEPS_BUILD := cmake make gcc pkg-config liburing-dev liblz4-dev libxxhash-dev \
               libmicrohttpd-dev libcriterion-dev libcurl4-openssl-dev
-DEPS_TEST  := clang libclang-rt-14-dev
+DEPS_TEST  := clang libclang-rt-14-dev curl
 
-.PHONY: all deps deps-test build run test asan fuzz-build fuzz unit bench-storage bench-ingest format clean
+.PHONY: all deps deps-test build run test asan tsan fuzz-build fuzz unit bench-storage bench-ingest format clean
 
 all: build
 
@@ -71,8 +72,16 @@ unit: asan
 	@set -e; rc=0; for t in $(ASAN_BUILD)/tests/test_*; do \
 	  echo "== $$t"; $$t --jobs=$(JOBS) || rc=1; done; exit $$rc
 
-# README's test command: sanitizer build, fuzzers, then every Criterion suite.
-test: fuzz unit
+# The threaded paths under ThreadSanitizer: real programs, since Criterion
+# cannot start under TSan (tests/tsan.sh says what runs).
+tsan: deps-test
+	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=Tsan -DSPOOR_TESTS=OFF >/dev/null
+	cmake --build $(TSAN_BUILD) -j $(JOBS) --target spoord storage_append loadgen
+	tests/tsan.sh $(TSAN_BUILD)
+
+# README's test command: fuzzers, the TSan run, then every Criterion suite
+# in the ASan+UBSan build.
+test: fuzz tsan unit
 
 bench-storage: build
 	$(BUILD)/bench/storage_append
@@ -85,4 +94,4 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD)
