@@ -132,9 +132,11 @@ static int reserve(struct seg *g, int r, uint64_t need)
 		return 0;
 	if (need > a->region_cap[r])
 		return ERR_FULL;
-	/* Grow geometrically from 64 KiB, at most 1/16 of the region at a time:
-	 * small segments stay small on disk, big ones reserve rarely. */
-	chunk = have < a->region_cap[r] / 16 ? have : a->region_cap[r] / 16;
+	/* Grow geometrically from 64 KiB up to 256 KiB at a time: small
+	 * segments stay small on disk, and no single reservation (zeros written,
+	 * pages mapped) stalls the append path for more than a fraction of a
+	 * millisecond. */
+	chunk = have < (256u << 10) ? have : (256u << 10);
 	if (chunk < (64u << 10))
 		chunk = 64u << 10;
 	grow = page_up(need - have);
