@@ -37,6 +37,7 @@
 
 #include "err.h"
 #include "log.h"
+#include "net.h"
 #include "q_http_int.h"
 
 #define CONN_LIMIT	 256
@@ -383,18 +384,6 @@ fail:
 	return rc;
 }
 
-static int bound_port(int fd)
-{
-	struct sockaddr_storage sa;
-	socklen_t len = sizeof sa;
-
-	if (getsockname(fd, (struct sockaddr *)&sa, &len) < 0)
-		return -errno;
-	if (sa.ss_family == AF_INET6)
-		return ntohs(((struct sockaddr_in6 *)&sa)->sin6_port);
-	return ntohs(((struct sockaddr_in *)&sa)->sin_port);
-}
-
 int q_http_start(const struct q_http_opts *o, struct store *st, struct q_http **out, char *errbuf,
 		 size_t errlen)
 {
@@ -434,7 +423,7 @@ int q_http_start(const struct q_http_opts *o, struct store *st, struct q_http **
 		rc = fd;
 		goto fail;
 	}
-	h->port = bound_port(fd);
+	h->port = net_bound_port(fd);
 	if (family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	if (!threads) {

@@ -21,6 +21,7 @@
 
 #include "err.h"
 #include "log.h"
+#include "net.h"
 #include "srv_impl.h"
 
 #define SYNC_INTERVAL_MS 1000
@@ -70,18 +71,6 @@ static void set_port(struct sockaddr_storage *sa, int port)
 		((struct sockaddr_in *)sa)->sin_port = htons((uint16_t)port);
 }
 
-static int get_port(int fd)
-{
-	struct sockaddr_storage sa;
-	socklen_t len = sizeof sa;
-
-	if (getsockname(fd, (struct sockaddr *)&sa, &len) < 0)
-		return -errno;
-	if (sa.ss_family == AF_INET6)
-		return ntohs(((struct sockaddr_in6 *)&sa)->sin6_port);
-	return ntohs(((struct sockaddr_in *)&sa)->sin_port);
-}
-
 /* A socket bound to sa (listening when `listening`).  Returns the fd or -errno. */
 static int bind_one(const struct sockaddr_storage *sa, socklen_t len, int reuseport, int listening)
 {
@@ -111,7 +100,7 @@ static int open_listeners(struct srv *s, char *err, size_t len)
 		snprintf(err, len, "cannot bind %s: %s", s->cfg.listen.text, err_str(fd));
 		return fd;
 	}
-	port = get_port(fd);
+	port = net_bound_port(fd);
 	close(fd);
 	if (port < 0) {
 		snprintf(err, len, "getsockname: %s", err_str(port));
