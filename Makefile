@@ -14,7 +14,7 @@ DEPS_BUILD := cmake make gcc pkg-config liburing-dev liblz4-dev libxxhash-dev \
               libmicrohttpd-dev libcriterion-dev libcurl4-openssl-dev
 DEPS_TEST  := clang libclang-rt-14-dev curl
 
-.PHONY: all deps deps-test build run test asan tsan fuzz-build fuzz unit bench-storage bench-ingest format clean
+.PHONY: all deps deps-test build run test asan tsan fuzz-build fuzz unit browser bench-storage bench-ingest format clean
 
 all: build
 
@@ -79,9 +79,15 @@ tsan: deps-test
 	cmake --build $(TSAN_BUILD) -j $(JOBS) --target spoord storage_append loadgen
 	tests/tsan.sh $(TSAN_BUILD)
 
-# README's test command: fuzzers, the TSan run, then every Criterion suite
-# in the ASan+UBSan build.
-test: fuzz tsan unit
+# The browser tests (tests/browser): headless chromium against the ASan
+# spoord; screenshots are kept under $(BUILD)/browser-artifacts.
+browser: asan
+	SPOORD=$(abspath $(ASAN_BUILD))/spoord SPOOR_ARTIFACTS=$(abspath $(BUILD))/browser-artifacts \
+	  tests/browser/run.sh
+
+# README's test command: fuzzers, the TSan run, every Criterion suite in the
+# ASan+UBSan build, then the browser tests.
+test: fuzz tsan unit browser
 
 bench-storage: build
 	$(BUILD)/bench/storage_append

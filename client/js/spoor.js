@@ -1,0 +1,1 @@
+/* placeholder: the SDK lands here */
