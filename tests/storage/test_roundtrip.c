@@ -321,3 +321,77 @@ Test(roundtrip, sealer_thread_and_lru_eviction_lose_nothing)
 	store_close(s);
 	tu_rmrf(dir);
 }
+
+/* A segment whose dictionary outgrows 16-bit ids (more than 65,536 distinct
+ * strings) is sealed with varint ids instead of u16 ones: every url must
+ * still come back, in every session, before and after the seal. */
+#define BIG_SESSIONS 100
+#define BIG_PER	     700 /* 70,000 events, each with its own url and target */
+
+static void verify_big_dict(struct store *s, const char *stage)
+{
+	struct store_snap *snap = NULL;
+	cr_assert_eq(store_snap_take(s, &snap), 0);
+	for (uint32_t sess = 0; sess < BIG_SESSIONS; sess++) {
+		char name[32], want[48];
+		struct store_events *res = NULL;
+		snprintf(name, sizeof name, "big-%u", sess);
+		cr_assert_eq(store_session_events(snap, name, strlen(name), 0, 0, &res), 0);
+		cr_assert_eq(store_events_count(res), BIG_PER, "%s: session %u: %zu events", stage,
+			     sess, store_events_count(res));
+		for (size_t i = 0; i < BIG_PER; i++) {
+			const struct store_event *e = store_events_at(res, i);
+			uint32_t w, k;
+			cr_assert_eq(st_parse_marker(e->props.p, e->props.n, &w, &k), 0);
+			cr_assert_eq(w, sess);
+			cr_assert_eq(k, i, "%s: session %u: event %zu is k %u", stage, sess, i, k);
+			int n = snprintf(want, sizeof want, "/page/%u/%u", sess, k);
+			cr_assert(e->url.n == (uint32_t)n && memcmp(e->url.p, want, (size_t)n) == 0,
+				  "%s: session %u event %zu: url %.*s, want %s", stage, sess, i,
+				  (int)e->url.n, e->url.p, want);
+			n = snprintf(want, sizeof want, "#t%u", (sess * BIG_PER + k) % 40000);
+			cr_assert(e->target.n == (uint32_t)n &&
+				      memcmp(e->target.p, want, (size_t)n) == 0,
+				  "%s: session %u event %zu: target %.*s, want %s", stage, sess, i,
+				  (int)e->target.n, e->target.p, want);
+		}
+		store_events_free(res);
+	}
+	store_snap_release(snap);
+}
+
+Test(roundtrip, dictionary_beyond_16_bit_ids_seals_and_reads_back, .timeout = 120)
+{
+	char dir[256], url[48], target[24];
+	struct store_opts o = {
+	    .shards = 1, .partition_ms = 3600000, .seg_rows = 200000, .no_background = 1};
+	/* seg_rows 200,000 allows 100,000 dictionary entries a segment: the first
+	 * segment seals with varint ids, the one it rolls over into with u16. */
+	struct st_ev *ev = malloc(sizeof *ev);
+	cr_assert_not_null(ev);
+	cr_assert_str_not_empty(tu_tmpdir(dir, sizeof dir, "rtbig"));
+
+	struct store *s = st_open(dir, &o);
+	for (uint32_t k = 0; k < BIG_PER; k++)
+		for (uint32_t sess = 0; sess < BIG_SESSIONS; sess++) {
+			char name[32];
+			snprintf(name, sizeof name, "big-%u", sess);
+			st_make_event(ev, name, 1700000000000 + k * 10, sess, k, NULL);
+			int n = snprintf(url, sizeof url, "/page/%u/%u", sess, k);
+			memcpy(ev->url, url, (size_t)n);
+			ev->ev.url = (struct store_str){ev->url, (uint32_t)n};
+			n = snprintf(target, sizeof target, "#t%u", (sess * BIG_PER + k) % 40000);
+			memcpy(ev->target, target, (size_t)n);
+			ev->ev.target = (struct store_str){ev->target, (uint32_t)n};
+			st_append_ok(s, ev, 1);
+		}
+	verify_big_dict(s, "active");
+	cr_assert_geq(store_seal_all(s), 1);
+	verify_big_dict(s, "sealed");
+	store_close(s);
+	s = st_open(dir, &o);
+	verify_big_dict(s, "reopened");
+	store_close(s);
+	free(ev);
+	tu_rmrf(dir);
+}
