@@ -124,6 +124,80 @@ static int compile_prop(const struct q_prop_eq *in, struct fn_prop *out)
 	return 0;
 }
 
+/* Copies matcher m into s (bit `bit` of the query's matchers).  Returns 0,
+ * ERR_INVALID or -ENOMEM. */
+static int compile_matcher(struct fn_query *q, const struct q_matcher *m, unsigned bit)
+{
+	struct fn_step *s = &q->steps[bit];
+	int rc;
+
+	if (!m->type.n || bad_str(m->type) || bad_str(m->target) || bad_str(m->url) ||
+	    bad_str(m->url_prefix) || m->nprops > Q_MAX_PROPS)
+		return ERR_INVALID;
+	s->type = m->type;
+	s->target = m->target;
+	s->url = m->url;
+	s->prefix = m->url_prefix;
+	for (unsigned j = 0; j < m->nprops; j++, s->nprops++)
+		if ((rc = compile_prop(&m->props[j], &s->props[j])) < 0) {
+			s->nprops++; /* so its string is freed */
+			return rc;
+		}
+	if (s->nprops)
+		q->props_steps |= 1u << bit;
+	return 0;
+}
+
+/* The rules beyond windowFunnel into q->fx; q->ext when any is asked.
+ * Returns 0 or ERR_INVALID. */
+static int compile_ext(struct fn_query *q, const struct q_funnel_req *r)
+{
+	struct fx_spec *f = &q->fx;
+	int gaps = 0, rc;
+
+	if (r->order < Q_ORDER_ORDERED || r->order > Q_ORDER_ANY || r->same < Q_SAME_NONE ||
+	    r->same > Q_SAME_PROP || r->count < Q_COUNT_ACTORS || r->count > Q_COUNT_ENTRIES ||
+	    r->nexclude > Q_MAX_EXCLUDE || bad_str(r->same_prop) ||
+	    (r->same == Q_SAME_PROP && !r->same_prop.n) || r->within_ms[0] || r->after_ms[0])
+		return ERR_INVALID;
+	f->k = q->k;
+	f->nx = r->nexclude;
+	f->window = q->window;
+	f->order = r->order;
+	f->same = r->same != Q_SAME_NONE;
+	for (unsigned s = 0; s < Q_MAX_STEPS; s++) {
+		if (r->within_ms[s] < 0 || r->after_ms[s] < 0 ||
+		    (r->within_ms[s] && r->after_ms[s] > r->within_ms[s]))
+			return ERR_INVALID;
+		f->within[s] = r->within_ms[s] ? r->within_ms[s] : -1;
+		f->after[s] = r->after_ms[s];
+		gaps |= r->within_ms[s] || r->after_ms[s];
+	}
+	for (unsigned x = 0; x < r->nexclude; x++) {
+		const struct q_exclude *ex = &r->exclude[x];
+		if (ex->from < 1 || ex->to <= ex->from || ex->to > q->k)
+			return ERR_INVALID;
+		if ((rc = compile_matcher(q, &ex->m, q->k + x)) < 0)
+			return rc;
+		for (unsigned s = ex->from - 1; s < ex->to - 1; s++)
+			f->gapx[s] |= 1u << x;
+		for (unsigned s = ex->from; s < ex->to - 1; s++)
+			f->interx[s] |= 1u << x;
+	}
+	/* per-step gaps and exclusions need an order; so do entries */
+	if (r->order == Q_ORDER_ANY && (gaps || r->nexclude || r->count == Q_COUNT_ENTRIES))
+		return ERR_INVALID;
+	q->nm = q->k + r->nexclude;
+	q->same = r->same;
+	q->same_key = r->same_prop;
+	q->count = r->count;
+	q->all_rows = r->order == Q_ORDER_STRICT;
+	q->bd_bits = r->order == Q_ORDER_ANY ? q->step_bits : 1;
+	q->ext = r->order != Q_ORDER_ORDERED || gaps || r->nexclude || f->same ||
+		 r->count == Q_COUNT_ENTRIES;
+	return 0;
+}
+
 /* Checks the request and fills q's copy of it.  Returns 0, ERR_INVALID or
  * -ENOMEM. */
 static int compile(struct fn_query *q, const struct q_funnel_req *r)
@@ -142,24 +216,13 @@ static int compile(struct fn_query *q, const struct q_funnel_req *r)
 	q->by = r->by;
 	q->bd = r->breakdown;
 	q->bd_key = r->breakdown_prop;
-	for (unsigned i = 0; i < q->k; i++) {
-		const struct q_matcher *m = &r->steps[i];
-		struct fn_step *s = &q->steps[i];
-		if (!m->type.n || bad_str(m->type) || bad_str(m->target) || bad_str(m->url) ||
-		    bad_str(m->url_prefix) || m->nprops > Q_MAX_PROPS)
-			return ERR_INVALID;
-		s->type = m->type;
-		s->target = m->target;
-		s->url = m->url;
-		s->prefix = m->url_prefix;
-		for (unsigned j = 0; j < m->nprops; j++, s->nprops++)
-			if ((rc = compile_prop(&m->props[j], &s->props[j])) < 0) {
-				s->nprops++; /* so its string is freed */
-				return rc;
-			}
-		if (s->nprops)
-			q->props_steps |= 1u << i;
-	}
+	q->nm = q->k;
+	q->step_bits = q->k >= 32 ? UINT32_MAX : (1u << q->k) - 1;
+	for (unsigned i = 0; i < q->k; i++)
+		if ((rc = compile_matcher(q, &r->steps[i], i)) < 0)
+			return rc;
+	if ((rc = compile_ext(q, r)) < 0)
+		return rc;
 	q->stride = fn_state_size(q->k, q->bd != Q_BD_NONE);
 	return 0;
 }
@@ -192,6 +255,13 @@ static void ctx_free(struct fn_ctx *c)
 	free(c->gcount);
 	free(c->gval);
 	free(c->deltas);
+	free(c->xrecs);
+	free(c->fxev);
+	free(c->fxbd);
+	free(c->fxval);
+	free(c->fxkey);
+	free(c->xcount);
+	fx_work_fini(&c->fxw);
 	free(c);
 }
 
@@ -237,6 +307,9 @@ static int ctx_prepare(const struct fn_query *q, struct fn_ctx *c)
 	trim((void **)&c->tab, &c->tab_cap, sizeof *c->tab, KEEP_BYTES);
 	trim((void **)&c->gval, &c->gcap, sizeof *c->gval, KEEP_BYTES);
 	trim((void **)&c->gcount, &c->gcount_cap, sizeof *c->gcount, KEEP_BYTES);
+	trim((void **)&c->xrecs, &c->xrecs_cap, sizeof *c->xrecs, KEEP_BYTES);
+	trim((void **)&c->xcount, &c->xcount_cap, sizeof *c->xcount, KEEP_BYTES);
+	c->nxrecs = 0;
 	for (int b = 0; b < FN_BUCKETS; b++) {
 		trim((void **)&c->bucket[b], &c->bucket_cap[b], sizeof *c->bucket[b], KEEP_BUCKET);
 		c->nbucket[b] = 0;
@@ -349,6 +422,20 @@ static int sort_recs(struct fn_ctx *c)
 	return 0;
 }
 
+/* Feeds record r to its actor: the streaming pass, or (ext funnels) the
+ * shard's record list, evaluated per actor at the end. */
+static int feed_one(const struct fn_query *q, struct fn_ctx *c, const struct fn_srec *r)
+{
+	if (!q->ext) {
+		fn_state_feed(q, c->states + q->stride * r->actor, ++c->pos, r->ts, r->mask, r->bd);
+		return 0;
+	}
+	if (fn_grow((void **)&c->xrecs, &c->xrecs_cap, c->nxrecs + 1, sizeof *c->xrecs) < 0)
+		return -ENOMEM;
+	c->xrecs[c->nxrecs++] = *r;
+	return 0;
+}
+
 /* Feeds the gathered records of one (partition, shard) to their actors. */
 static int feed_recs(const struct fn_query *q, struct fn_ctx *c, int sorted)
 {
@@ -359,19 +446,55 @@ static int feed_recs(const struct fn_query *q, struct fn_ctx *c, int sorted)
 			if (c->recs[i].ts < c->recs[i - 1].ts) {
 				if ((rc = sort_recs(c)) < 0)
 					return rc;
-				for (size_t j = 0; j < c->nrecs; j++) {
-					const struct fn_srec *r = &c->recs[c->keys[j]];
-					fn_state_feed(q, c->states + q->stride * r->actor, ++c->pos,
-						      r->ts, r->mask, r->bd);
-				}
+				for (size_t j = 0; j < c->nrecs; j++)
+					if ((rc = feed_one(q, c, &c->recs[c->keys[j]])) < 0)
+						return rc;
 				return 0;
 			}
 	}
-	for (size_t i = 0; i < c->nrecs; i++) {
-		const struct fn_srec *r = &c->recs[i];
-		fn_state_feed(q, c->states + q->stride * r->actor, ++c->pos, r->ts, r->mask, r->bd);
-	}
+	for (size_t i = 0; i < c->nrecs; i++)
+		if ((rc = feed_one(q, c, &c->recs[i])) < 0)
+			return rc;
 	return 0;
+}
+
+/* Ext funnels, end of a shard: c->xrecs grouped by actor (stable, so each
+ * actor's records stay in its order), each actor evaluated. */
+static int ext_session_finish(const struct fn_query *q, struct fn_ctx *c)
+{
+	size_t nact = c->nstates, n = c->nxrecs;
+	int rc = 0;
+
+	if (fn_grow((void **)&c->xcount, &c->xcount_cap, nact + 1, sizeof *c->xcount) < 0 ||
+	    fn_grow((void **)&c->recs, &c->recs_cap, n, sizeof *c->recs) < 0)
+		return -ENOMEM;
+	memset(c->xcount, 0, (nact + 1) * sizeof *c->xcount);
+	for (size_t i = 0; i < n; i++)
+		c->xcount[c->xrecs[i].actor + 1]++;
+	for (size_t a = 0; a < nact; a++)
+		c->xcount[a + 1] += c->xcount[a];
+	for (size_t i = 0; i < n; i++) /* recs is free here: the sorted copy */
+		c->recs[c->xcount[c->xrecs[i].actor]++] = c->xrecs[i];
+	for (size_t i = 0; i < n && rc == 0;) {
+		size_t j = i;
+		while (j < n && c->recs[j].actor == c->recs[i].actor)
+			j++;
+		if ((rc = fn_ext_reserve(c, j - i)) < 0)
+			break;
+		for (size_t t = i; t < j; t++) {
+			const struct fn_srec *r = &c->recs[t];
+			c->fxev[t - i] = (struct fx_ev){.ts = r->ts,
+							 .pos = t - i,
+							 .mask = r->mask & q->step_bits,
+							 .xmask = q->nm > q->k ? r->mask >> q->k : 0};
+			c->fxbd[t - i] = r->bd;
+			c->fxval[t - i] = r->val;
+		}
+		rc = fn_ext_actor(q, c, j - i);
+		i = j;
+	}
+	c->nxrecs = 0;
+	return rc;
 }
 
 static int part_out(const struct fn_query *q, int64_t start)
@@ -425,7 +548,9 @@ static int session_task(void *arg, size_t shard)
 		if (rc == 0)
 			rc = feed_recs(q, c, sorted && sources <= 1);
 	}
-	for (size_t a = 0; a < c->nstates && rc == 0; a++)
+	if (q->ext && rc == 0)
+		rc = ext_session_finish(q, c);
+	for (size_t a = 0; a < c->nstates && rc == 0 && !q->ext; a++)
 		rc = fn_state_final(q, c, c->states + q->stride * a);
 	ctx_give(q, c);
 	return rc;
@@ -537,6 +662,23 @@ static int bucket_task(void *arg, size_t b)
 				qsort(c->usorted + i, j - i, sizeof *c->usorted, urec_cmp);
 				break;
 			}
+		if (q->ext) {
+			if ((rc = fn_ext_reserve(c, j - i)) < 0)
+				break;
+			for (size_t t = i; t < j; t++) {
+				const struct fn_urec *e = &c->usorted[t];
+				c->fxev[t - i] = (struct fx_ev){
+				    .ts = e->ts,
+				    .pos = t - i,
+				    .mask = e->mask & q->step_bits,
+				    .xmask = q->nm > q->k ? e->mask >> q->k : 0};
+				c->fxbd[t - i] = (struct store_str){e->bd, e->bdn};
+				c->fxval[t - i] = (struct store_str){e->val, e->valn};
+			}
+			rc = fn_ext_actor(q, c, j - i);
+			i = j;
+			continue;
+		}
 		fn_state_reset(q, c->ustate);
 		for (size_t t = i; t < j; t++) {
 			const struct fn_urec *e = &c->usorted[t];
@@ -567,7 +709,7 @@ static void query_fini(struct fn_query *q)
 		q->all = c->all_next;
 		q_engine_spare_put(q->e, &c->spare);
 	}
-	for (unsigned i = 0; i < Q_MAX_STEPS; i++)
+	for (unsigned i = 0; i < FN_MAX_MATCH; i++)
 		for (unsigned j = 0; j < q->steps[i].nprops; j++)
 			free(q->steps[i].props[j].str);
 	free(q->gathered);

@@ -94,13 +94,33 @@ static int64_t group_of(const struct fn_query *q, struct fn_ctx *c, struct store
 	return g;
 }
 
+int fn_count_level(const struct fn_query *q, struct fn_ctx *c, struct store_str v, unsigned level,
+		   const int64_t *chain)
+{
+	int64_t g;
+
+	if (level == 0)
+		return 0;
+	if ((g = group_of(q, c, v)) < 0)
+		return (int)g;
+	for (unsigned i = 0; i < level; i++)
+		c->gcount[(size_t)g * q->k + i]++;
+	if (!chain)
+		return 0;
+	if (fn_grow((void **)&c->deltas, &c->deltas_cap, c->ndeltas + level, sizeof *c->deltas) < 0)
+		return -ENOMEM;
+	for (unsigned i = 1; i < level; i++)
+		c->deltas[c->ndeltas++] = (struct fn_delta){
+		    .group = (uint32_t)g, .step = i, .ms = chain[i] - chain[i - 1]};
+	return 0;
+}
+
 int fn_state_final(const struct fn_query *q, struct fn_ctx *c, const uint8_t *st)
 {
 	unsigned k = q->k, level = 0;
 	const uint64_t *p = (const uint64_t *)st;
 	const int64_t *cts = (const int64_t *)(st + 8 * (size_t)k);
 	struct store_str v = {"", 0};
-	int64_t g;
 
 	c->actors++;
 	while (level < k && p[level])
@@ -109,17 +129,7 @@ int fn_state_final(const struct fn_query *q, struct fn_ctx *c, const uint8_t *st
 		return 0;
 	if (q->bd != Q_BD_NONE)
 		v = ((const struct store_str *)(cts + tri(k)))[level - 1];
-	if ((g = group_of(q, c, v)) < 0)
-		return (int)g;
-	for (unsigned i = 0; i < level; i++)
-		c->gcount[(size_t)g * k + i]++;
-	if (fn_grow((void **)&c->deltas, &c->deltas_cap, c->ndeltas + level, sizeof *c->deltas) < 0)
-		return -ENOMEM;
-	const int64_t *chain = cts + tri(level - 1);
-	for (unsigned i = 1; i < level; i++)
-		c->deltas[c->ndeltas++] = (struct fn_delta){
-		    .group = (uint32_t)g, .step = i, .ms = chain[i] - chain[i - 1]};
-	return 0;
+	return fn_count_level(q, c, v, level, cts + tri(level - 1));
 }
 
 /* ---- merging the contexts -------------------------------------------------- */

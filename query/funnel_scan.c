@@ -33,7 +33,7 @@ int64_t fn_segm_init(const struct fn_query *q, struct fn_ctx *c, const struct st
 	uint32_t has_target = 0, has_url = 0;
 
 	memset(sm, 0, sizeof *sm);
-	for (unsigned i = 0; i < q->k; i++) {
+	for (unsigned i = 0; i < q->nm; i++) {
 		const struct fn_step *st = &q->steps[i];
 		int64_t t = store_seg_lookup(g, st->type.p, st->type.n), x;
 		unsigned j;
@@ -73,20 +73,31 @@ int64_t fn_segm_init(const struct fn_query *q, struct fn_ctx *c, const struct st
 		memset(c->tab, 0, ndict * sizeof *c->tab);
 		for (unsigned j = 0; j < sm->ntypes; j++)
 			if (sm->tid[j] < ndict)
-				c->tab[sm->tid[j]] = (uint16_t)sm->tmask[j];
+				c->tab[sm->tid[j]] = sm->tmask[j];
 		sm->tab = c->tab;
 		sm->tabn = ndict;
 	}
-	return sm->live;
+	/* strict order needs every row of an actor, matching or not */
+	return q->all_rows ? (int64_t)(sm->live | 1u << 31) : sm->live;
 }
 
 /* Rows of a block whose type is a step's: hit_row/hit_mask.  Returns the
  * number of hits. */
 static size_t match_types(const struct fn_segm *sm, const uint32_t *type, uint32_t n, uint32_t *row,
-			  uint32_t *mask)
+			  uint32_t *mask, int all_rows)
 {
 	size_t nh = 0;
 
+	if (all_rows) { /* every row is a hit, its mask possibly 0 */
+		for (uint32_t r = 0; r < n; r++) {
+			uint32_t v = type[r], m = 0;
+			for (unsigned j = 0; j < sm->ntypes; j++)
+				m |= v == sm->tid[j] ? sm->tmask[j] : 0;
+			row[r] = r;
+			mask[r] = m;
+		}
+		return n;
+	}
 	if (sm->ntypes == 1) {
 		uint32_t t0 = sm->tid[0], m0 = sm->tmask[0];
 		for (uint32_t r = 0; r < n; r++) {
@@ -97,7 +108,7 @@ static size_t match_types(const struct fn_segm *sm, const uint32_t *type, uint32
 		return nh;
 	}
 	if (sm->tab) {
-		const uint16_t *tab = sm->tab;
+		const uint32_t *tab = sm->tab;
 		uint32_t tabn = sm->tabn;
 		for (uint32_t r = 0; r < n; r++) {
 			uint32_t v = type[r], m = v < tabn ? tab[v] : 0;
@@ -124,6 +135,7 @@ static size_t match_strings(const struct fn_query *q, const struct store_seg *g,
 			    const struct fn_segm *sm, const struct store_block *ba, uint32_t *row,
 			    uint32_t *mask, size_t nh)
 {
+	const unsigned keep_all = (unsigned)q->all_rows;
 	size_t out = 0;
 
 	for (size_t i = 0; i < nh; i++) {
@@ -146,7 +158,7 @@ static size_t match_strings(const struct fn_query *q, const struct store_seg *g,
 		}
 		row[out] = r;
 		mask[out] = m;
-		out += m != 0;
+		out += m != 0 || keep_all;
 	}
 	return out;
 }
@@ -209,9 +221,9 @@ static int prop_match(struct fn_ctx *c, const char *p, const struct json_tok *to
 	}
 }
 
-/* The breakdown value of props.KEY: a string decoded, another value as its
- * raw text, "" when absent.  Interned in c->arena.  Returns 0 or -ENOMEM. */
-static int props_value(const struct fn_query *q, struct fn_ctx *c, const char *p, int ntok,
+/* The value of props.KEY: a string decoded, another value as its raw text;
+ * {NULL, 0} when absent.  Interned in c->arena.  Returns 0 or -ENOMEM. */
+static int props_value(struct fn_ctx *c, const char *p, int ntok, struct store_str key,
 		       struct store_str *out)
 {
 	const struct json_tok *t;
@@ -222,8 +234,8 @@ static int props_value(const struct fn_query *q, struct fn_ctx *c, const char *p
 	int added;
 	uint64_t h;
 
-	*out = (struct store_str){"", 0};
-	if (ntok <= 0 || (vi = props_find(p, c->tok, q->bd_key)) < 0)
+	*out = (struct store_str){NULL, 0};
+	if (ntok <= 0 || (vi = props_find(p, c->tok, key)) < 0)
 		return 0;
 	t = &c->tok[vi];
 	if (t->type == JSON_STRING) {
@@ -262,7 +274,7 @@ struct seg_scan {
 };
 
 static int sink_session(struct seg_scan *sc, const struct store_block *bb, uint32_t r,
-			uint32_t mask, struct store_str bd)
+			uint32_t mask, struct store_str bd, struct store_str val)
 {
 	const struct fn_query *q = sc->q;
 	struct fn_ctx *c = sc->c;
@@ -282,13 +294,13 @@ static int sink_session(struct seg_scan *sc, const struct store_block *bb, uint3
 	}
 	if (fn_grow((void **)&c->recs, &c->recs_cap, c->nrecs + 1, sizeof *c->recs) < 0)
 		return -ENOMEM;
-	c->recs[c->nrecs++] =
-	    (struct fn_srec){.actor = sc->last_actor, .mask = mask, .ts = bb->ts[r], .bd = bd};
+	c->recs[c->nrecs++] = (struct fn_srec){
+	    .actor = sc->last_actor, .mask = mask, .ts = bb->ts[r], .bd = bd, .val = val};
 	return 0;
 }
 
 static int sink_user(struct seg_scan *sc, const struct store_block *bb, uint32_t r, uint32_t mask,
-		     struct store_str bd)
+		     struct store_str bd, struct store_str val)
 {
 	struct fn_ctx *c = sc->c;
 	uint32_t uid = bb->user[r], b;
@@ -313,6 +325,8 @@ static int sink_user(struct seg_scan *sc, const struct store_block *bb, uint32_t
 			      .sess = s.p,
 			      .bd = bd.p,
 			      .bdn = bd.n,
+			      .val = val.p,
+			      .valn = val.n,
 			      .mask = mask,
 			      .un = (uint8_t)u.n,
 			      .sn = (uint8_t)s.n};
@@ -330,7 +344,7 @@ static unsigned cols_b(const struct fn_query *q, const struct fn_ctx *c, const s
 		cols |= COL(USER) | COL(RECV);
 	for (size_t i = 0; i < nh; i++)
 		any |= c->hit_mask[i];
-	if ((any & q->props_steps) || (q->bd == Q_BD_PROP && (any & 1)))
+	if ((any & q->props_steps) || (q->bd == Q_BD_PROP && (any & q->bd_bits)))
 		cols |= COL(PROPS);
 	if (q->bd == Q_BD_URL)
 		bdcol = COL(URL);
@@ -338,23 +352,56 @@ static unsigned cols_b(const struct fn_query *q, const struct fn_ctx *c, const s
 		bdcol = COL(TARGET);
 	else if (q->bd == Q_BD_TYPE)
 		bdcol = COL(TYPE);
-	if (any & 1)
+	if (any & q->bd_bits)
 		cols |= bdcol & ~sm->cols_a;
+	if (any & q->step_bits) { /* the held value of step rows */
+		if (q->same == Q_SAME_URL)
+			cols |= COL(URL) & ~sm->cols_a;
+		else if (q->same == Q_SAME_TARGET)
+			cols |= COL(TARGET) & ~sm->cols_a;
+		else if (q->same == Q_SAME_USER)
+			cols |= COL(USER);
+		else if (q->same == Q_SAME_PROP)
+			cols |= COL(PROPS);
+	}
 	return cols;
 }
 
-/* Breakdown value of a column breakdown for row r. */
-static struct store_str col_value(const struct fn_query *q, const struct store_seg *g,
+/* Value of column breakdown `bd` (Q_BD_URL, _TARGET, _TYPE) for row r. */
+static struct store_str col_value(enum q_breakdown bd, const struct store_seg *g,
 				  const struct store_block *ba, const struct store_block *bb,
 				  uint32_t r)
 {
 	const uint32_t *v;
-	switch (q->bd) {
+	switch (bd) {
 	case Q_BD_URL: v = ba->url ? ba->url : bb->url; break;
 	case Q_BD_TARGET: v = ba->target ? ba->target : bb->target; break;
 	default: v = ba->type; break;
 	}
 	return store_seg_str(g, v[r]);
+}
+
+/* The held value of row r ("same"), {NULL, 0} when the row has none. */
+static int held_value(const struct fn_query *q, struct fn_ctx *c, const struct store_seg *g,
+		      const struct store_block *ba, const struct store_block *bb, uint32_t r,
+		      const char *p, int *ntok, struct store_str *out)
+{
+	*out = (struct store_str){NULL, 0};
+	switch (q->same) {
+	case Q_SAME_URL: *out = col_value(Q_BD_URL, g, ba, bb, r); break;
+	case Q_SAME_TARGET: *out = col_value(Q_BD_TARGET, g, ba, bb, r); break;
+	case Q_SAME_USER: *out = store_seg_str(g, bb->user[r]); break;
+	case Q_SAME_PROP:
+		if (!p)
+			return 0;
+		if (*ntok < 0)
+			*ntok = props_parse(c, p, bb->props_off[r + 1] - bb->props_off[r]);
+		return props_value(c, p, *ntok, q->same_key, out);
+	default: return 0;
+	}
+	if (out->n == 0)
+		*out = (struct store_str){NULL, 0}; /* an empty column value is an absent one */
+	return 0;
 }
 
 /* The second half of a block: range, props, breakdown, sink. */
@@ -367,7 +414,7 @@ static int finish_block(struct seg_scan *sc, const struct fn_segm *sm, const str
 
 	for (size_t i = 0; i < nh; i++) {
 		uint32_t r = c->hit_row[i], m = c->hit_mask[i], x;
-		struct store_str bd = {"", 0};
+		struct store_str bd = {"", 0}, val = {NULL, 0};
 		const char *p = NULL;
 		int ntok = -1;
 
@@ -389,23 +436,28 @@ static int finish_block(struct seg_scan *sc, const struct fn_segm *sm, const str
 							break;
 						}
 				}
-				if (!m)
+				if (!m && !q->all_rows)
 					continue;
 			}
 		}
-		if ((m & 1) && q->bd != Q_BD_NONE) {
+		if ((m & q->bd_bits) && q->bd != Q_BD_NONE) {
 			if (q->bd != Q_BD_PROP) {
-				bd = col_value(q, sc->g, ba, bb, r);
+				bd = col_value(q->bd, sc->g, ba, bb, r);
 			} else {
 				if (ntok < 0)
 					ntok = props_parse(c, p,
 							   bb->props_off[r + 1] - bb->props_off[r]);
-				if ((rc = props_value(q, c, p, ntok, &bd)) < 0)
+				if ((rc = props_value(c, p, ntok, q->bd_key, &bd)) < 0)
 					return rc;
+				if (!bd.p)
+					bd = (struct store_str){"", 0};
 			}
 		}
-		rc = q->by == Q_BY_USER ? sink_user(sc, bb, r, m, bd)
-					: sink_session(sc, bb, r, m, bd);
+		if (q->same != Q_SAME_NONE && (m & q->step_bits) &&
+		    (rc = held_value(q, c, sc->g, ba, bb, r, p, &ntok, &val)) < 0)
+			return rc;
+		rc = q->by == Q_BY_USER ? sink_user(sc, bb, r, m, bd, val)
+					: sink_session(sc, bb, r, m, bd, val);
 		if (rc < 0)
 			return rc;
 	}
@@ -462,7 +514,7 @@ int fn_scan_seg(const struct fn_query *q, struct fn_ctx *c, const struct store_s
 		c->scanned += ba.nrows;
 		if ((rc = hits_reserve(c, ba.nrows)) < 0)
 			return rc;
-		nh = match_types(sm, ba.type, ba.nrows, c->hit_row, c->hit_mask);
+		nh = match_types(sm, ba.type, ba.nrows, c->hit_row, c->hit_mask, q->all_rows);
 		if (nh && sm->extra)
 			nh = match_strings(q, g, sm, &ba, c->hit_row, c->hit_mask, nh);
 		if (!nh)

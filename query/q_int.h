@@ -87,6 +87,50 @@ void fn_radix_sort(uint64_t *v, uint64_t *tmp, size_t n, unsigned bits);
  * permuted.  n > 0. */
 int64_t fn_median(int64_t *v, size_t n);
 
+/* ---- funnel_ext.c: one actor, beyond windowFunnel ------------------------- */
+
+#define FX_NOVAL UINT32_MAX
+
+/* One event of an actor, in the actor's order. */
+struct fx_ev {
+	int64_t ts;
+	uint64_t pos;	/* position in the actor's whole sequence (strict order) */
+	uint32_t mask;	/* steps it matches */
+	uint32_t xmask; /* exclusions it matches */
+	uint32_t val;	/* held value (interned), FX_NOVAL: absent */
+	uint32_t ref;	/* the caller's (breakdown value, session) */
+};
+
+/* The rules of a chain (funnel_ext.c). */
+struct fx_spec {
+	unsigned k, nx; /* steps, exclusions */
+	int64_t window;
+	enum q_order order;
+	int64_t within[Q_MAX_STEPS]; /* [s]: most ms from step s-1; < 0: none */
+	int64_t after[Q_MAX_STEPS];  /* [s]: least ms from step s-1 */
+	uint32_t gapx[Q_MAX_STEPS];  /* [s]: exclusions barred between steps s and s+1 */
+	uint32_t interx[Q_MAX_STEPS]; /* [s]: exclusions barred on step s's event when one follows */
+	int same;		      /* hold a value constant */
+};
+
+/* Scratch of fx_eval(), reused between actors. */
+struct fx_work {
+	int32_t *best;
+	uint8_t *ok;
+	uint32_t *xcnt;
+	size_t best_cap, ok_cap, xcnt_cap;
+};
+
+/* Level (0..k) of the actor ev[0..n) under sp, and its counted chain in
+ * chain[0..level) (indices into ev).  start >= 0: only chains whose first
+ * event is ev[start] (entries).  Returns the level or -ENOMEM. */
+int fx_eval(const struct fx_spec *sp, const struct fx_ev *ev, size_t n, struct fx_work *w,
+	    ptrdiff_t start, uint32_t *chain);
+/* Any order: the level, and in *first the earliest event of the counted
+ * set (set only when the level is > 0). */
+int fx_eval_any(const struct fx_spec *sp, const struct fx_ev *ev, size_t n, uint32_t *first);
+void fx_work_fini(struct fx_work *w);
+
 /* ---- the query ------------------------------------------------------------ */
 
 /* One props equality, parsed once per query. */
@@ -108,11 +152,24 @@ struct fn_step {
 
 struct fn_ctx;
 
+/* Matchers of a query: its steps, then its exclusions (bit k + x). */
+#define FN_MAX_MATCH (Q_MAX_STEPS + Q_MAX_EXCLUDE)
+
 struct fn_query {
 	struct q_engine *e;
 	struct store_snap *snap;
-	struct fn_step steps[Q_MAX_STEPS];
-	unsigned k; /* steps */
+	struct fn_step steps[FN_MAX_MATCH];
+	unsigned k;  /* steps */
+	unsigned nm; /* matchers: k steps, then nm - k exclusions */
+	uint32_t step_bits; /* (1 << k) - 1 */
+	uint32_t bd_bits;   /* rows whose breakdown value is taken: step 1's, any step's (any order) */
+	/* beyond windowFunnel (funnel_ext.c): ext = 0 is the streaming pass */
+	int ext;
+	int all_rows;	       /* strict order: every row of an actor is fed */
+	struct fx_spec fx;
+	enum q_same same;
+	struct store_str same_key; /* props key of Q_SAME_PROP */
+	enum q_count count;
 	int64_t window, from, to;
 	int64_t part_ms;
 	enum q_by by;
@@ -131,22 +188,23 @@ struct fn_query {
 struct fn_segm {
 	uint32_t live;	 /* steps whose strings all exist here */
 	unsigned ntypes; /* distinct type ids of live steps */
-	uint32_t tid[Q_MAX_STEPS];
-	uint32_t tmask[Q_MAX_STEPS];  /* steps of type tid[j] */
-	uint32_t extra;		      /* live steps with target, url or url_prefix */
-	uint32_t target[Q_MAX_STEPS]; /* ids, when the step has a target */
-	uint32_t url[Q_MAX_STEPS];    /* ids, when the step has a url */
-	unsigned cols_a;	      /* columns of the first read */
-	const uint16_t *tab;	      /* dictionary id → steps of that type, or NULL */
+	uint32_t tid[FN_MAX_MATCH];
+	uint32_t tmask[FN_MAX_MATCH];  /* matchers of type tid[j] */
+	uint32_t extra;		       /* live matchers with target, url or url_prefix */
+	uint32_t target[FN_MAX_MATCH]; /* ids, when the matcher has a target */
+	uint32_t url[FN_MAX_MATCH];    /* ids, when the matcher has a url */
+	unsigned cols_a;	       /* columns of the first read */
+	const uint32_t *tab;	       /* dictionary id → matchers of that type, or NULL */
 	uint32_t tabn;		      /* entries of tab */
 };
 
 /* A step-matching row of a session funnel, gathered per (partition, shard). */
 struct fn_srec {
 	uint32_t actor; /* index into ctx states */
-	uint32_t mask;	/* steps the row matches */
+	uint32_t mask;	/* matchers the row matches */
 	int64_t ts;
-	struct store_str bd; /* breakdown value (rows matching step 1) */
+	struct store_str bd;  /* breakdown value (rows matching step 1) */
+	struct store_str val; /* held value (ext funnels with "same"); p NULL: absent */
 };
 
 /* A step-matching row of a user funnel. */
@@ -155,7 +213,8 @@ struct fn_urec {
 	uint64_t ord; /* per-shard segment ordinal << 32 | row: arrival within a session */
 	uint64_t uh;  /* fn_hash(user) */
 	const char *user, *sess, *bd; /* user and session (dictionary memory) */
-	uint32_t bdn;
+	const char *val;	      /* held value, NULL: absent */
+	uint32_t bdn, valn;
 	uint32_t mask;
 	uint32_t actor; /* phase 2 */
 	uint8_t un, sn;
@@ -176,7 +235,7 @@ struct fn_ctx {
 	/* block scan */
 	uint32_t *hit_row, *hit_mask;
 	size_t hit_cap;
-	uint16_t *tab; /* type table of the current segment */
+	uint32_t *tab; /* type table of the current segment */
 	size_t tab_cap;
 	struct json_tok *tok; /* props tokens, JSON_MAX_TOKENS(STORE_MAX_PROPS, depth) */
 	size_t tok_cap;
@@ -214,6 +273,16 @@ struct fn_ctx {
 	size_t ndeltas, deltas_cap;
 	uint64_t actors;
 	uint64_t scanned;
+	/* ext funnels (funnel_ext.c): one actor's events at a time */
+	struct fn_srec *xrecs; /* session funnels: fed records of a shard, in order */
+	size_t nxrecs, xrecs_cap;
+	struct fx_ev *fxev;
+	struct store_str *fxbd, *fxval; /* per event: breakdown and held values */
+	uint64_t *fxkey;		/* interning of held values */
+	size_t fx_cap;
+	uint32_t *xcount; /* counting sort of xrecs by actor */
+	size_t xcount_cap;
+	struct fx_work fxw;
 };
 
 /* ---- funnel_scan.c ------------------------------------------------------ */
@@ -245,6 +314,17 @@ void fn_state_feed(const struct fn_query *q, uint8_t *st, uint64_t pos, int64_t 
 		   struct store_str bd);
 /* Adds a finished actor to the context's groups and deltas. */
 int fn_state_final(const struct fn_query *q, struct fn_ctx *c, const uint8_t *st);
+/* Counts one actor (or entry) that reached `level` steps in breakdown group
+ * v; chain[0..level) are its counted chain's timestamps for the medians
+ * (NULL: none, as in any order).  Returns 0 or -ENOMEM. */
+int fn_count_level(const struct fn_query *q, struct fn_ctx *c, struct store_str v, unsigned level,
+		   const int64_t *chain);
+/* funnel.c, ext funnels: evaluates and counts the actor whose events are
+ * c->fxev/fxbd/fxval[0..n) (ts, mask with exclusion bits above the steps).
+ * Returns 0 or -ENOMEM. */
+int fn_ext_actor(const struct fn_query *q, struct fn_ctx *c, size_t n);
+/* Room for n events in c->fxev, fxbd, fxval, fxkey.  0 or -ENOMEM. */
+int fn_ext_reserve(struct fn_ctx *c, size_t n);
 
 /* Merges every context's groups into *out.  Returns 0 or -ENOMEM. */
 int fn_result(const struct fn_query *q, struct q_funnel_res *out);

@@ -67,6 +67,19 @@ struct q_matcher {
 enum q_by { Q_BY_SESSION, Q_BY_USER };
 enum q_breakdown { Q_BD_NONE, Q_BD_URL, Q_BD_TARGET, Q_BD_TYPE, Q_BD_PROP };
 
+/* Beyond windowFunnel (all zero: the default funnel). */
+enum q_order { Q_ORDER_ORDERED, Q_ORDER_STRICT, Q_ORDER_ANY };
+enum q_same { Q_SAME_NONE, Q_SAME_URL, Q_SAME_TARGET, Q_SAME_USER, Q_SAME_PROP };
+enum q_count { Q_COUNT_ACTORS, Q_COUNT_ENTRIES };
+#define Q_MAX_EXCLUDE 8
+
+/* An exclusion: events matching m between the chain's step `from` and step
+ * `to` events (1-based, from < to) cap the chain at step `from`. */
+struct q_exclude {
+	struct q_matcher m;
+	unsigned from, to;
+};
+
 struct q_funnel_req {
 	struct q_matcher steps[Q_MAX_STEPS];
 	unsigned nsteps;          /* 1..Q_MAX_STEPS */
@@ -75,6 +88,15 @@ struct q_funnel_req {
 	int64_t from, to;         /* events with from <= ts < to; INT64_MIN / INT64_MAX: unbounded */
 	enum q_breakdown breakdown;
 	struct store_str breakdown_prop; /* the key of "props.KEY" */
+	/* extensions (docs/api.md); zero means "not asked" for each */
+	enum q_order order;
+	int64_t within_ms[Q_MAX_STEPS]; /* [i], i >= 1: most ms from step i-1's event; 0: none */
+	int64_t after_ms[Q_MAX_STEPS];  /* [i], i >= 1: least ms from step i-1's event */
+	struct q_exclude exclude[Q_MAX_EXCLUDE];
+	unsigned nexclude;
+	enum q_same same;
+	struct store_str same_prop; /* the key of "props.KEY" for Q_SAME_PROP */
+	enum q_count count;
 };
 
 struct q_step_stat {

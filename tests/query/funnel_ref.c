@@ -264,26 +264,85 @@ void fr_random_funnel(struct fr_funnel *f, const struct fr_shape *sh, unsigned l
 	f->bd_key = rnd(rng, 3) ? 3 : (int)rnd(rng, FR_NKEYS); /* mostly "tag": > 20 values */
 }
 
+/* A random matcher for an exclusion: mostly a bare type. */
+static void random_step(struct fr_step *s, unsigned long long *rng)
+{
+	memset(s, 0, sizeof *s);
+	s->type = (int)rnd(rng, FR_NTYPES - 1);
+	s->target = rnd(rng, 4) == 0 ? 1 + (int)rnd(rng, FR_NTARGETS - 1) : 0;
+	s->prefix = -1;
+}
+
+void fr_random_ext(struct fr_funnel *f, unsigned long long *rng)
+{
+	static const int64_t withins[] = {1, 250, 500, 2000};
+	static const int64_t afters[] = {1, 250, 600};
+	unsigned r = (unsigned)rnd(rng, 20);
+
+	f->order = r < 11 ? Q_ORDER_ORDERED : r < 16 ? Q_ORDER_STRICT : Q_ORDER_ANY;
+	if (rnd(rng, 4) == 0) {
+		f->same = (enum q_same)(1 + rnd(rng, 4));
+		f->same_key = rnd(rng, 2) ? 3 : (int)rnd(rng, FR_NKEYS);
+	}
+	if (f->order == Q_ORDER_ANY)
+		return; /* per-step windows, exclusions and entries need an order */
+	for (unsigned s = 1; s < f->nsteps; s++) {
+		if (rnd(rng, 10) < 3)
+			f->within[s] = withins[rnd(rng, 4)];
+		if (rnd(rng, 10) < 2)
+			f->after[s] = afters[rnd(rng, 3)];
+		if (f->within[s] && f->after[s] > f->within[s])
+			f->after[s] = 0;
+	}
+	if (f->nsteps >= 2 && rnd(rng, 10) < 3) {
+		f->nx = 1 + (unsigned)rnd(rng, 2);
+		for (unsigned x = 0; x < f->nx; x++) {
+			random_step(&f->excl[x], rng);
+			f->ex_from[x] = 1 + (unsigned)rnd(rng, f->nsteps - 1);
+			f->ex_to[x] = f->ex_from[x] + 1 + (unsigned)rnd(rng, f->nsteps - f->ex_from[x]);
+		}
+	}
+	if (rnd(rng, 4) == 0)
+		f->count = Q_COUNT_ENTRIES;
+}
+
+static void make_matcher(const struct fr_step *s, struct q_matcher *m)
+{
+	m->type = sv(fr_types[s->type]);
+	if (s->target)
+		m->target = sv(fr_targets[s->target]);
+	if (s->url)
+		m->url = sv(fr_urls[s->url]);
+	if (s->prefix >= 0)
+		m->url_prefix = sv(fr_prefixes[s->prefix]);
+	m->nprops = (unsigned)s->nprops;
+	for (int j = 0; j < s->nprops; j++) {
+		m->props[j].key = sv(fr_keys[s->key[j]]);
+		m->props[j].value = sv(rq_vals[s->val[j]].text);
+	}
+}
+
 void fr_make_req(const struct fr_funnel *f, struct q_funnel_req *rq)
 {
 	memset(rq, 0, sizeof *rq);
 	rq->nsteps = f->nsteps;
+	for (unsigned i = 0; i < f->nsteps; i++)
+		make_matcher(&f->steps[i], &rq->steps[i]);
+	rq->order = f->order;
 	for (unsigned i = 0; i < f->nsteps; i++) {
-		const struct fr_step *s = &f->steps[i];
-		struct q_matcher *m = &rq->steps[i];
-		m->type = sv(fr_types[s->type]);
-		if (s->target)
-			m->target = sv(fr_targets[s->target]);
-		if (s->url)
-			m->url = sv(fr_urls[s->url]);
-		if (s->prefix >= 0)
-			m->url_prefix = sv(fr_prefixes[s->prefix]);
-		m->nprops = (unsigned)s->nprops;
-		for (int j = 0; j < s->nprops; j++) {
-			m->props[j].key = sv(fr_keys[s->key[j]]);
-			m->props[j].value = sv(rq_vals[s->val[j]].text);
-		}
+		rq->within_ms[i] = f->within[i];
+		rq->after_ms[i] = f->after[i];
 	}
+	rq->nexclude = f->nx;
+	for (unsigned x = 0; x < f->nx; x++) {
+		make_matcher(&f->excl[x], &rq->exclude[x].m);
+		rq->exclude[x].from = f->ex_from[x];
+		rq->exclude[x].to = f->ex_to[x];
+	}
+	rq->same = f->same;
+	if (f->same == Q_SAME_PROP)
+		rq->same_prop = sv(fr_keys[f->same_key]);
+	rq->count = f->count;
 	rq->window_ms = f->window;
 	rq->by = f->by;
 	rq->from = f->from;
@@ -312,6 +371,17 @@ void fr_describe(const struct fr_funnel *f, char *buf, size_t len)
 		if (o < len)
 			o += (size_t)snprintf(buf + o, len - o, "]");
 	}
+	if (o < len)
+		o += (size_t)snprintf(buf + o, len - o, " order=%d same=%d/%s count=%d", (int)f->order,
+				      (int)f->same, fr_keys[f->same_key], (int)f->count);
+	for (unsigned i = 1; i < f->nsteps && o < len; i++)
+		if (f->within[i] || f->after[i])
+			o += (size_t)snprintf(buf + o, len - o, " s%u(within %" PRId64 " after %" PRId64 ")",
+					      i + 1, f->within[i], f->after[i]);
+	for (unsigned x = 0; x < f->nx && o < len; x++)
+		o += (size_t)snprintf(buf + o, len - o, " exclude[%s %s between %u,%u]",
+				      fr_types[f->excl[x].type], fr_targets[f->excl[x].target],
+				      f->ex_from[x], f->ex_to[x]);
 }
 
 /* ---- the reference ------------------------------------------------------------------ */
@@ -397,17 +467,53 @@ static int order_cmp(const void *a, const void *b, void *arg)
 	return i < j ? -1 : i > j;
 }
 
-/* Chain search over one actor's ordered events. */
+/* Chain search over one actor's ordered events (all its events in range,
+ * so strict order is adjacency of indices). */
 struct search {
 	const int64_t *ts;
-	const uint32_t *mask;
+	const uint32_t *mask, *xmask;
+	const char *const *val; /* held values, NULL: absent */
 	int n;
 	unsigned k;
 	int64_t window;
+	const struct fr_funnel *f;
+	int start; /* >= 0: chains must begin there (entries) */
 	int cur[FR_MAX_STEPS];
 	int best[FR_MAX_STEPS];
 	unsigned blen;
 };
+
+/* May event j be step `depth` of the chain cur[0..depth)?  The rules as
+ * docs/api.md states them, checked on the whole chain. */
+static int extends(const struct search *s, unsigned depth, int j)
+{
+	const struct fr_funnel *f = s->f;
+	unsigned L = depth + 1;
+	int c[FR_MAX_STEPS];
+
+	if (!(s->mask[j] >> depth & 1))
+		return 0;
+	if (f->same != Q_SAME_NONE && (!s->val[j] || (depth && strcmp(s->val[j], s->val[s->cur[0]]))))
+		return 0;
+	if (depth == 0)
+		return s->start < 0 || j == s->start;
+	if (s->ts[j] - s->ts[s->cur[0]] > s->window)
+		return 0;
+	int64_t d = s->ts[j] - s->ts[s->cur[depth - 1]];
+	if ((f->within[depth] && d > f->within[depth]) || d < f->after[depth])
+		return 0;
+	if (f->order == Q_ORDER_STRICT && j != s->cur[depth - 1] + 1)
+		return 0;
+	memcpy(c, s->cur, depth * sizeof *c);
+	c[depth] = j;
+	for (unsigned x = 0; x < f->nx; x++) {
+		unsigned lo = f->ex_from[x] - 1, hi = f->ex_to[x] - 1 < L - 1 ? f->ex_to[x] - 1 : L - 1;
+		for (int m = lo < hi ? c[lo] + 1 : 0; lo < hi && m < c[hi]; m++)
+			if (s->xmask[m] >> x & 1)
+				return 0;
+	}
+	return 1;
+}
 
 /* Is chain a (la events) better than b: longer; then a later first event;
  * then lexicographically earlier later events. */
@@ -433,9 +539,7 @@ static void search(struct search *s, unsigned depth)
 	if (depth == s->k)
 		return;
 	for (int j = depth ? s->cur[depth - 1] + 1 : 0; j < s->n; j++) {
-		if (!(s->mask[j] >> depth & 1))
-			continue;
-		if (depth && s->ts[j] - s->ts[s->cur[0]] > s->window)
+		if (!extends(s, depth, j))
 			continue;
 		s->cur[depth] = j;
 		search(s, depth + 1);
@@ -486,6 +590,107 @@ static void stats(unsigned k, const uint64_t *count, int64_t *const *d, const si
 	}
 }
 
+/* The held value of e ("same"), NULL when it has none. */
+static const char *held(const struct fr_store *fs, const struct fr_funnel *f, const struct fr_ev *e)
+{
+	int m;
+	switch (f->same) {
+	case Q_SAME_URL: return e->url ? fr_urls[e->url] : NULL;
+	case Q_SAME_TARGET: return e->target ? fr_targets[e->target] : NULL;
+	case Q_SAME_USER: return e->user >= 0 ? fs->uname[e->user] : NULL;
+	case Q_SAME_PROP:
+		if ((m = member(e, f->same_key)) < 0)
+			return NULL;
+		return ev_val(e->val[m]).kind == K_STR ? ev_val(e->val[m]).s
+						       : ev_val(e->val[m]).text;
+	default: return NULL;
+	}
+}
+
+/* Any order: can steps `todo` (bits, lowest first) each take a distinct
+ * event among w[0..nw) (their step masks), events in `used` taken? */
+static unsigned any_fill(const uint32_t *w, int nw, uint32_t todo, uint64_t used)
+{
+	unsigned best = 0;
+	if (!todo)
+		return 0;
+	unsigned s = (unsigned)__builtin_ctz(todo);
+	/* step s left out */
+	best = any_fill(w, nw, todo & (todo - 1), used);
+	uint32_t tried[64];
+	int ntried = 0;
+	for (int j = 0; j < nw; j++) {
+		int seen = 0;
+		if (!(w[j] >> s & 1) || (used >> j & 1))
+			continue;
+		for (int t = 0; t < ntried; t++)
+			seen |= tried[t] == w[j]; /* unused events of equal masks are alike */
+		if (seen)
+			continue;
+		tried[ntried++] = w[j];
+		unsigned got = 1 + any_fill(w, nw, todo & (todo - 1), used | (uint64_t)1 << j);
+		if (got > best)
+			best = got;
+	}
+	return best;
+}
+
+/* Any order over the actor's events: the level and (level > 0) the
+ * earliest event of the counted set in *first. */
+static unsigned any_level(const struct search *se, int *first)
+{
+	unsigned level = 0;
+	uint32_t all = (1u << se->k) - 1;
+	for (int i = 0; i < se->n; i++) {
+		uint32_t w[64];
+		int nw = 0;
+		if (!(se->mask[i] & all) || (se->f->same != Q_SAME_NONE && !se->val[i]))
+			continue;
+		for (int j = i + 1; j < se->n && se->ts[j] - se->ts[i] <= se->window && nw < 64; j++)
+			if ((se->mask[j] & all) &&
+			    (se->f->same == Q_SAME_NONE ||
+			     (se->val[j] && strcmp(se->val[j], se->val[i]) == 0)))
+				w[nw++] = se->mask[j] & all;
+		unsigned got = 0;
+		for (unsigned s = 0; s < se->k; s++)
+			if (se->mask[i] >> s & 1) {
+				unsigned g = 1 + any_fill(w, nw, all & ~(1u << s), 0);
+				if (g > got)
+					got = g;
+			}
+		if (got && got >= level) {
+			level = got;
+			*first = i;
+		}
+	}
+	return level;
+}
+
+/* Adds one actor (or entry) of `level` steps to the group of value v and
+ * to the totals; chain_ts (NULL: no medians) gives its steps' times. */
+static void tally(struct rgroup *g, size_t *ng, struct rgroup *all, const char *v, unsigned level,
+		  const int64_t *chain_ts, unsigned k, size_t n)
+{
+	size_t gi;
+	for (gi = 0; gi < *ng && strcmp(g[gi].value, v) != 0; gi++)
+		;
+	if (gi == *ng) {
+		g[gi].value = v;
+		for (unsigned s = 0; s < k; s++)
+			g[gi].d[s] = malloc((n + 1) * sizeof(int64_t));
+		(*ng)++;
+	}
+	for (unsigned s = 0; s < level; s++) {
+		g[gi].count[s]++;
+		all->count[s]++;
+		if (s && chain_ts) {
+			int64_t dt = chain_ts[s] - chain_ts[s - 1];
+			g[gi].d[s][g[gi].nd[s]++] = dt;
+			all->d[s][all->nd[s]++] = dt;
+		}
+	}
+}
+
 void fr_reference(const struct fr_store *fs, size_t n, const struct fr_funnel *f,
 		  struct fr_result *out)
 {
@@ -494,8 +699,9 @@ void fr_reference(const struct fr_store *fs, size_t n, const struct fr_funnel *f
 	int *all_idx = malloc((n + 1) * sizeof *all_idx), *actor_of = malloc((n + 1) * sizeof(int));
 	size_t *start = calloc((size_t)nactors + 1, sizeof *start);
 	size_t *fill = calloc((size_t)nactors + 1, sizeof *fill);
-	int64_t *ts = malloc(n * sizeof *ts);
-	uint32_t *mask = malloc(n * sizeof *mask);
+	int64_t *ts = malloc((n + 1) * sizeof *ts);
+	uint32_t *mask = malloc((n + 1) * sizeof *mask), *xmask = malloc((n + 1) * sizeof *xmask);
+	const char **val = malloc((n + 1) * sizeof *val);
 	struct rgroup *g = calloc(n + 2, sizeof *g), all = {.value = ""},
 		      other = {.value = "other"};
 	size_t ng = 0;
@@ -520,44 +726,72 @@ void fr_reference(const struct fr_store *fs, size_t n, const struct fr_funnel *f
 		if (actor_of[i] >= 0)
 			all_idx[start[actor_of[i]] + fill[actor_of[i]]++] = (int)i;
 	for (int a = 0; a < nactors; a++) {
-		struct search se = {.ts = ts, .mask = mask, .k = f->nsteps, .window = f->window};
+		struct search se = {.ts = ts,
+				    .mask = mask,
+				    .xmask = xmask,
+				    .val = val,
+				    .k = f->nsteps,
+				    .window = f->window,
+				    .f = f,
+				    .start = -1};
 		uint32_t any = 0;
+		int64_t cts[FR_MAX_STEPS];
 		ni = (int)(start[a + 1] - start[a]);
 		memcpy(idx, all_idx + start[a], (size_t)ni * sizeof *idx);
 		qsort_r(idx, (size_t)ni, sizeof *idx, order_cmp, &oc);
 		for (int i = 0; i < ni; i++) {
-			ts[i] = fs->ev[idx[i]].ts;
-			mask[i] = 0;
+			const struct fr_ev *e = &fs->ev[idx[i]];
+			ts[i] = e->ts;
+			mask[i] = xmask[i] = 0;
 			for (unsigned s = 0; s < f->nsteps; s++)
-				if (step_matches(&fs->ev[idx[i]], &f->steps[s]))
+				if (step_matches(e, &f->steps[s]))
 					mask[i] |= 1u << s;
+			for (unsigned x = 0; x < f->nx; x++)
+				if (step_matches(e, &f->excl[x]))
+					xmask[i] |= 1u << x;
+			val[i] = held(fs, f, e);
 			any |= mask[i];
 		}
 		if (!any)
 			continue;
 		out->actors++;
 		se.n = ni;
-		search(&se, 0);
-		if (se.blen == 0)
+		if (f->order == Q_ORDER_ANY) {
+			int first = 0;
+			unsigned level = any_level(&se, &first);
+			if (level)
+				tally(g, &ng, &all, bd_value(f, &fs->ev[idx[first]]), level, NULL,
+				      f->nsteps, n);
 			continue;
-		const char *v = bd_value(f, &fs->ev[idx[se.best[0]]]);
-		size_t gi;
-		for (gi = 0; gi < ng && strcmp(g[gi].value, v) != 0; gi++)
-			;
-		if (gi == ng) {
-			g[ng].value = v;
-			for (unsigned s = 0; s < f->nsteps; s++)
-				g[ng].d[s] = malloc((n + 1) * sizeof(int64_t));
-			ng++;
 		}
-		for (unsigned s = 0; s < se.blen; s++) {
-			int64_t dt = s ? ts[se.best[s]] - ts[se.best[s - 1]] : 0;
-			g[gi].count[s]++;
-			all.count[s]++;
-			if (s) {
-				g[gi].d[s][g[gi].nd[s]++] = dt;
-				all.d[s][all.nd[s]++] = dt;
-			}
+		if (f->count == Q_COUNT_ACTORS) {
+			search(&se, 0);
+			if (se.blen == 0)
+				continue;
+			for (unsigned s = 0; s < se.blen; s++)
+				cts[s] = ts[se.best[s]];
+			tally(g, &ng, &all, bd_value(f, &fs->ev[idx[se.best[0]]]), se.blen, cts,
+			      f->nsteps, n);
+			continue;
+		}
+		/* entries: from the first step-1 event after the previous entry
+		 * converted (its last event) or timed out (its window) */
+		for (int cur = 0; cur < ni;) {
+			int s0 = cur, end;
+			while (s0 < ni && !(mask[s0] & 1 && (f->same == Q_SAME_NONE || val[s0])))
+				s0++;
+			if (s0 == ni)
+				break;
+			se.start = s0;
+			se.blen = 0;
+			search(&se, 0);
+			for (unsigned s = 0; s < se.blen; s++)
+				cts[s] = ts[se.best[s]];
+			tally(g, &ng, &all, bd_value(f, &fs->ev[idx[s0]]), se.blen, cts, f->nsteps,
+			      n);
+			for (end = s0; end < ni && ts[end] - ts[s0] <= f->window; end++)
+				;
+			cur = se.blen == f->nsteps ? se.best[se.blen - 1] + 1 : end;
 		}
 	}
 	stats(f->nsteps, all.count, all.d, all.nd, out->steps);
@@ -599,6 +833,8 @@ void fr_reference(const struct fr_store *fs, size_t n, const struct fr_funnel *f
 	free(fill);
 	free(ts);
 	free(mask);
+	free(xmask);
+	free(val);
 }
 
 static int stat_eq(const struct q_step_stat *a, const struct q_step_stat *b, unsigned k,

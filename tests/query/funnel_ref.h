@@ -101,9 +101,21 @@ struct fr_funnel {
 	int64_t from, to;
 	enum q_breakdown bd;
 	int bd_key; /* fr_keys index for Q_BD_PROP */
+	/* beyond windowFunnel */
+	enum q_order order;
+	int64_t within[FR_MAX_STEPS], after[FR_MAX_STEPS]; /* [s >= 1], 0: none */
+	struct fr_step excl[2];
+	unsigned ex_from[2], ex_to[2]; /* 1-based steps */
+	unsigned nx;
+	enum q_same same;
+	int same_key; /* fr_keys index for Q_SAME_PROP */
+	enum q_count count;
 };
 
 void fr_random_funnel(struct fr_funnel *f, const struct fr_shape *sh, unsigned long long *rng);
+/* Adds random rules beyond windowFunnel to f (order, per-step windows,
+ * exclusions, a held value, entries), each with some probability. */
+void fr_random_ext(struct fr_funnel *f, unsigned long long *rng);
 /* The request of f (strings point to static vocabulary). */
 void fr_make_req(const struct fr_funnel *f, struct q_funnel_req *rq);
 /* One line describing f, for failure messages. */

@@ -65,8 +65,9 @@ static void check_funnel(struct fr_store *fs, const struct fr_funnel *f, const c
 }
 
 /* nstores random stores from `seed`; at three points of each store's
- * filling, nfunnels random funnels (by = forced unless -1). */
-static void random_rounds(unsigned long long seed, int nstores, int nfunnels, int by)
+ * filling, nfunnels random funnels (by = forced unless -1; ext: with rules
+ * beyond windowFunnel). */
+static void random_rounds_x(unsigned long long seed, int nstores, int nfunnels, int by, int ext)
 {
 	for (int s = 0; s < nstores; s++) {
 		unsigned long long rng = seed * 7919 + (unsigned long long)s + 1;
@@ -84,6 +85,8 @@ static void random_rounds(unsigned long long seed, int nstores, int nfunnels, in
 				fr_random_funnel(&f, &sh, &rng);
 				if (by >= 0)
 					f.by = (enum q_by)by;
+				if (ext)
+					fr_random_ext(&f, &rng);
 				snprintf(ctx, sizeof ctx,
 					 "seed %llu store %d (%zu events, %u shards, seg_rows %u) "
 					 "checkpoint %d funnel %d",
@@ -93,6 +96,23 @@ static void random_rounds(unsigned long long seed, int nstores, int nfunnels, in
 		}
 		fr_store_free(&fs);
 	}
+}
+
+static void random_rounds(unsigned long long seed, int nstores, int nfunnels, int by)
+{
+	random_rounds_x(seed, nstores, nfunnels, by, 0);
+}
+
+/* Orders x exclusions x held values x per-step windows x by x counting:
+ * each funnel draws every one of them at random (fr_random_ext). */
+Test(funnel_random, extended_session_funnels_equal_the_brute_force_reference, .timeout = 120)
+{
+	random_rounds_x(11, 12, 40, Q_BY_SESSION, 1);
+}
+
+Test(funnel_random, extended_user_funnels_equal_the_brute_force_reference, .timeout = 120)
+{
+	random_rounds_x(12, 12, 40, Q_BY_USER, 1);
 }
 
 Test(funnel_random, session_funnels_equal_the_brute_force_reference, .timeout = 120)
