@@ -73,12 +73,13 @@ static const struct q_route routes[] = {
     {"/v1/series", NULL, M_GET, "GET, HEAD", Q_EP_SERIES, q_serve_series, 0},
     {"/v1/stats", NULL, M_GET, "GET, HEAD", Q_EP_STATS, q_serve_stats, 0},
     /*
-     * Viewer pages (later work) go here, served from q_http_opts.static_dir
-     * or the built-in assets, e.g.
-     *   {"/", NULL, M_GET, "GET, HEAD", Q_EP_VIEWER, serve_viewer_index, 0},
-     *   {"/replay/", "", M_GET, "GET, HEAD", Q_EP_VIEWER, serve_viewer_replay, 0},
-     * (an empty suffix takes the rest of the path as the parameter).
+     * The pages (ui.c): open, since they hold no data; their scripts call
+     * the routes above with the user's token.  An empty suffix takes the
+     * rest of the path as the parameter.
      */
+    {"/", NULL, M_GET, "GET, HEAD", Q_EP_UI, q_serve_ui_index, 1},
+    {"/replay/", "", M_GET, "GET, HEAD", Q_EP_UI, q_serve_ui_replay, 1},
+    {"/ui/", "", M_GET, "GET, HEAD", Q_EP_UI, q_serve_ui_asset, 1},
 };
 
 /* The route of `url`; its parameter (the decoded path between prefix and

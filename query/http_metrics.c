@@ -19,10 +19,10 @@
 static const char *const ep_names[Q_EP_COUNT] = {
     [Q_EP_FUNNEL] = "funnel",	[Q_EP_REPLAY] = "replay", [Q_EP_SESSIONS] = "sessions",
     [Q_EP_SERIES] = "series",	[Q_EP_STATS] = "stats",	  [Q_EP_METRICS] = "metrics",
-    [Q_EP_HEALTHZ] = "healthz", [Q_EP_OTHER] = "other",
+    [Q_EP_HEALTHZ] = "healthz", [Q_EP_UI] = "ui", [Q_EP_OTHER] = "other",
 };
 
-static const unsigned statuses[Q_NSTATUS - 1] = {200, 400, 401, 404, 405, 413, 500, 503};
+static const unsigned statuses[Q_NSTATUS - 1] = {200, 304, 400, 401, 404, 405, 413, 500, 503};
 
 /* Upper bounds of the latency buckets, in microseconds and as printed. */
 static const uint64_t bound_us[Q_NBUCKETS] = {1000,   5000,   10000,   25000,	50000,	 100000,

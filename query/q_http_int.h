@@ -9,6 +9,7 @@
  *   sessions.c    GET /v1/sessions
  *   series.c      GET /v1/series
  *   stats.c       GET /v1/stats
+ *   ui.c          GET /, /replay/{session}, /ui/{file}: the pages (client/viewer)
  *
  * A request's life: http.c allocates a struct q_req when MHD first calls
  * the access handler (headers read), routes and authorizes it, collects a
@@ -38,11 +39,12 @@ enum q_ep {
 	Q_EP_STATS,
 	Q_EP_METRICS,
 	Q_EP_HEALTHZ,
+	Q_EP_UI,    /* the pages: /, /replay/{id}, /ui/{file} */
 	Q_EP_OTHER, /* unknown paths, refused before routing */
 	Q_EP_COUNT
 };
 
-#define Q_NSTATUS  9  /* 200 400 401 404 405 413 500 503, other */
+#define Q_NSTATUS  10 /* 200 304 400 401 404 405 413 500 503, other */
 #define Q_NBUCKETS 11 /* latency histogram upper bounds, +Inf apart */
 
 struct q_metrics {
@@ -91,6 +93,10 @@ enum MHD_Result q_serve_sessions(struct q_req *r);
 enum MHD_Result q_serve_series(struct q_req *r);
 enum MHD_Result q_serve_stats(struct q_req *r);
 enum MHD_Result q_serve_metrics(struct q_req *r);
+/* ui.c: the session list and funnel page, the replay page, their files. */
+enum MHD_Result q_serve_ui_index(struct q_req *r);
+enum MHD_Result q_serve_ui_replay(struct q_req *r);
+enum MHD_Result q_serve_ui_asset(struct q_req *r);
 
 /* ---- replies (http_util.c) ----
  * Each queues one reply with Content-Type and Cache-Control: no-store,

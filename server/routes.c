@@ -11,12 +11,17 @@
  * "Access-Control-Allow-Origin: *"; with a list, a listed Origin is echoed
  * with "Vary: Origin" (and an unlisted one gets only the Vary).  OPTIONS on a
  * known path is the preflight: 204 with the allowed methods and headers.
+ *
+ * Static files (the browser SDK at /spoor.js, the demo pages under
+ * /example/) come from the table common/asset.h embeds: GET and HEAD, a
+ * strong ETag, If-None-Match answered 304, a Cache-Control per route.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "asset.h"
 #include "err.h"
 #include "log.h"
 #include "srv_impl.h"
@@ -38,18 +43,22 @@ struct route {
 	unsigned methods;  /* M_* accepted; OPTIONS is always the CORS preflight */
 	const char *allow; /* the Allow header of a 405 */
 	route_fn fn;
+	int prefix; /* 1: every path that starts with `path` */
 };
 
 static void h_events(struct worker *w, struct conn *c, const struct req_ctx *x);
 static void h_healthz(struct worker *w, struct conn *c, const struct req_ctx *x);
 static void h_metrics(struct worker *w, struct conn *c, const struct req_ctx *x);
+static void h_sdk(struct worker *w, struct conn *c, const struct req_ctx *x);
+static void h_example(struct worker *w, struct conn *c, const struct req_ctx *x);
 
 static const struct route routes[] = {
-    {"/v1/events", M_POST | M_OPTIONS, "POST, OPTIONS", h_events},
-    {"/healthz", M_GET | M_HEAD | M_OPTIONS, "GET, HEAD, OPTIONS", h_healthz},
-    {"/metrics", M_GET | M_HEAD | M_OPTIONS, "GET, HEAD, OPTIONS", h_metrics},
-    /* GET /spoor.js, the browser SDK, joins here:
-     * {"/spoor.js", M_GET | M_HEAD | M_OPTIONS, "GET, HEAD, OPTIONS", h_sdk}, */
+    {"/v1/events", M_POST | M_OPTIONS, "POST, OPTIONS", h_events, 0},
+    {"/healthz", M_GET | M_HEAD | M_OPTIONS, "GET, HEAD, OPTIONS", h_healthz, 0},
+    {"/metrics", M_GET | M_HEAD | M_OPTIONS, "GET, HEAD, OPTIONS", h_metrics, 0},
+    {"/spoor.js", M_GET | M_HEAD | M_OPTIONS, "GET, HEAD, OPTIONS", h_sdk, 0},
+    {"/example", M_GET | M_HEAD | M_OPTIONS, "GET, HEAD, OPTIONS", h_example, 0},
+    {"/example/", M_GET | M_HEAD | M_OPTIONS, "GET, HEAD, OPTIONS", h_example, 1},
 };
 
 /* ---- reply assembly ----------------------------------------------------- */
@@ -394,6 +403,114 @@ static void h_metrics(struct worker *w, struct conn *c, const struct req_ctx *x)
 		   w->scratch.len, x->method == M_HEAD);
 }
 
+/* ---- static files ------------------------------------------------------- */
+
+/* 1 when the If-None-Match value `inm` is "*" or lists `etag` (weak
+ * comparison, RFC 9110 13.1.2: a W/ prefix is ignored). */
+static int etag_listed(struct http_str inm, const char *etag)
+{
+	size_t elen = strlen(etag);
+	const char *p = inm.p, *end = inm.p + inm.n;
+
+	while (p < end) {
+		const char *s;
+
+		while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
+			p++;
+		if (p == end)
+			break;
+		if (*p == '*')
+			return 1;
+		if (end - p > 2 && p[0] == 'W' && p[1] == '/')
+			p += 2;
+		s = p;
+		if (*p == '"') {
+			p++;
+			while (p < end && *p != '"')
+				p++;
+			if (p < end)
+				p++;
+		} else {
+			while (p < end && *p != ',')
+				p++;
+		}
+		if ((size_t)(p - s) == elen && memcmp(s, etag, elen) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Replies with asset a: 304 (no body, the length it would have) when the
+ * request's If-None-Match names its ETag, else 200 with the bytes (none for
+ * HEAD).  cache is the Cache-Control value.
+ */
+static void send_asset(struct worker *w, struct conn *c, const struct req_ctx *x,
+		       const struct asset *a, const char *cache)
+{
+	struct http_str inm = http_header_get(x->hdrs, x->rq->nheaders, "If-None-Match");
+	char extra[256];
+
+	snprintf(extra, sizeof extra,
+		 "ETag: %s\r\nCache-Control: %s\r\nX-Content-Type-Options: nosniff\r\n"
+		 "Cross-Origin-Resource-Policy: cross-origin\r\n",
+		 a->etag, cache);
+	if (inm.p && etag_listed(inm, a->etag))
+		send_reply(w, c, x->rq, 304, NULL, extra, (const char *)a->data, a->len, 1);
+	else
+		send_reply(w, c, x->rq, 200, a->type, extra, (const char *)a->data, a->len,
+			   x->method == M_HEAD);
+}
+
+/* GET /spoor.js: the browser SDK.  Cached for 5 minutes: a site picks up a
+ * new SDK soon after spoord is upgraded, and revalidation is a 304. */
+static void h_sdk(struct worker *w, struct conn *c, const struct req_ctx *x)
+{
+	const struct asset *a = asset_find("js/spoor.js");
+
+	if (!a) {
+		reply_json_error(w, c, x->rq, 404, "no SDK in this build", NULL);
+		return;
+	}
+	send_asset(w, c, x, a, "public, max-age=300");
+}
+
+/* GET /example/NAME: the demo pages (client/js/example/), index.html for
+ * /example/; /example redirects to /example/ so relative links resolve.
+ * Revalidated on every load (no-cache): they are small and change with the
+ * build. */
+static void h_example(struct worker *w, struct conn *c, const struct req_ctx *x)
+{
+	static const char dir[] = "js/example/";
+	struct http_str p = x->rq->path;
+	const struct asset *a;
+	char name[128];
+
+	if (p.n == 8) { /* "/example" */
+		send_reply(w, c, x->rq, 301, "text/plain", "Location: /example/\r\n",
+			   "see /example/\n", 14, x->method == M_HEAD);
+		return;
+	}
+	p.p += 9;
+	p.n -= 9;
+	if (p.n == 0) {
+		p.p = "index.html";
+		p.n = 10;
+	}
+	if (p.n >= sizeof name - sizeof dir || memchr(p.p, '/', p.n) || memchr(p.p, '\0', p.n)) {
+		reply_json_error(w, c, x->rq, 404, "no such path", NULL);
+		return;
+	}
+	memcpy(name, dir, sizeof dir - 1);
+	memcpy(name + sizeof dir - 1, p.p, p.n);
+	name[sizeof dir - 1 + p.n] = '\0';
+	if (!(a = asset_find(name))) {
+		reply_json_error(w, c, x->rq, 404, "no such path", NULL);
+		return;
+	}
+	send_asset(w, c, x, a, "no-cache");
+}
+
 /* ---- dispatch ----------------------------------------------------------- */
 
 static unsigned method_of(struct http_str m)
@@ -429,12 +546,14 @@ void route_request(struct worker *w, struct conn *c, const struct http_request *
 	struct req_ctx x = {rq, hdrs, body, blen, method_of(rq->method)};
 	const struct route *r = NULL;
 
-	for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
-		if (rq->path.n == strlen(routes[i].path) &&
-		    memcmp(rq->path.p, routes[i].path, rq->path.n) == 0) {
+	for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+		size_t n = strlen(routes[i].path);
+		if ((rq->path.n == n || (routes[i].prefix && rq->path.n > n)) &&
+		    memcmp(rq->path.p, routes[i].path, n) == 0) {
 			r = &routes[i];
 			break;
 		}
+	}
 	if (!r) {
 		reply_json_error(w, c, rq, 404, "no such path", NULL);
 		return;
