@@ -112,27 +112,38 @@ static int parse_props(struct fparse *p, uint32_t v, const char *where, struct q
 	return 0;
 }
 
-static int parse_step(struct fparse *p, uint32_t v, unsigned idx, struct q_matcher *m)
-{
-	static const char *const keys[] = {"type", "target", "url", "url_prefix", "props"};
-	const struct json_tok *t = &p->tok[v];
-	char where[32], k[72];
-	unsigned seen = 0;
-	int rc;
+static int parse_ms(struct fparse *p, uint32_t v, const char *where, const char *name, int64_t min,
+		    int64_t *out);
 
-	snprintf(where, sizeof where, "steps[%u].", idx);
+/* A step (steps[idx]) or, with gaps NULL, an exclusion's matcher
+ * (exclude[idx], whose "between" the caller reads).  gaps: the request's
+ * within_ms/after_ms arrays. */
+static int parse_matcher(struct fparse *p, uint32_t v, const char *list, unsigned idx,
+			 struct q_matcher *m, struct q_funnel_req *gaps)
+{
+	static const char *const keys[] = {"type",	"target",   "url",     "url_prefix",
+					   "props",	"within_ms", "after_ms", "between"};
+	const struct json_tok *t = &p->tok[v];
+	unsigned nkeys = gaps ? 7 : 5; /* "between" is read by parse_exclude */
+	char where[40], k[72];
+	unsigned seen = 0;
+	int rc = 0;
+
+	snprintf(where, sizeof where, "%s[%u].", list, idx);
 	if (t->type != JSON_OBJECT)
-		return fail(p, "steps[%u]: must be an object", idx);
+		return fail(p, "%s[%u]: must be an object", list, idx);
 	for (uint32_t i = v + 1; i < t->next; i = p->tok[i + 1].next) {
 		unsigned f;
-		for (f = 0; f < 5; f++)
+		for (f = 0; f < nkeys; f++)
 			if (json_str_eq(p->buf, &p->tok[i], keys[f], strlen(keys[f])))
 				break;
-		if (f == 5)
-			return fail(p, "steps[%u]: unknown key \"%s\"", idx,
+		if (f == nkeys && !gaps && json_str_eq(p->buf, &p->tok[i], "between", 7))
+			continue;
+		if (f == nkeys)
+			return fail(p, "%s[%u]: unknown key \"%s\"", list, idx,
 				    key_text(p, &p->tok[i], k, 64));
 		if (seen & (1u << f))
-			return fail(p, "steps[%u]: duplicate key \"%s\"", idx, keys[f]);
+			return fail(p, "%s[%u]: duplicate key \"%s\"", list, idx, keys[f]);
 		seen |= 1u << f;
 		switch (f) {
 		case 0:
@@ -150,13 +161,23 @@ static int parse_step(struct fparse *p, uint32_t v, unsigned idx, struct q_match
 			rc = opt_string(p, i + 1, where, "url_prefix", STORE_MAX_URL,
 					&m->url_prefix);
 			break;
-		default: rc = parse_props(p, i + 1, where, m);
+		case 4: rc = parse_props(p, i + 1, where, m); break;
+		case 5:
+		case 6:
+			if (idx == 0)
+				return fail(p, "%s%s: the first step has no previous step", where,
+					    keys[f]);
+			rc = parse_ms(p, i + 1, where, keys[f], f == 5 ? 1 : 0,
+				      f == 5 ? &gaps->within_ms[idx] : &gaps->after_ms[idx]);
+			break;
 		}
 		if (rc < 0)
 			return rc;
 	}
 	if (!(seen & 1u))
 		return fail(p, "%stype: missing", where);
+	if (gaps && gaps->within_ms[idx] && gaps->after_ms[idx] > gaps->within_ms[idx])
+		return fail(p, "%safter_ms: must not exceed within_ms", where);
 	return 0;
 }
 
@@ -171,7 +192,7 @@ static int parse_steps(struct fparse *p, uint32_t v, struct q_funnel_req *req)
 	for (uint32_t i = v + 1; i < t->next; i = p->tok[i].next, n++) {
 		if (n == Q_MAX_STEPS)
 			return fail(p, "steps: at most %d steps", Q_MAX_STEPS);
-		if ((rc = parse_step(p, i, n, &req->steps[n])) < 0)
+		if ((rc = parse_matcher(p, i, "steps", n, &req->steps[n], req)) < 0)
 			return rc;
 	}
 	if (n == 0)
@@ -227,11 +248,102 @@ static int parse_breakdown(struct fparse *p, uint32_t v, struct q_funnel_req *re
 	return 0;
 }
 
+/* A duration: an integer of ms >= min, or "90s", "30m", "1h", "2d"... */
+static int parse_ms(struct fparse *p, uint32_t v, const char *where, const char *name, int64_t min,
+		    int64_t *out)
+{
+	const struct json_tok *t = &p->tok[v];
+
+	if (t->type == JSON_NUMBER && json_get_int64(p->buf, t, out) == 0 && *out >= min)
+		return 0;
+	if (t->type == JSON_STRING && !(t->flags & JSON_TOK_ESCAPED) &&
+	    q_parse_duration(json_str_raw(p->buf, t), json_str_raw_len(t), out) == 0 && *out >= min)
+		return 0;
+	return fail(p, "%s%s: must be an integer >= %lld (milliseconds) or a duration such as "
+		       "\"90s\", \"30m\" or \"1h\"",
+		    where, name, (long long)min);
+}
+
+/* One of `names` (a NULL-terminated list): its index into *out. */
+static int parse_enum(struct fparse *p, uint32_t v, const char *name, const char *const *names,
+		      const char *expect, int *out)
+{
+	for (int i = 0; names[i]; i++)
+		if (json_str_eq(p->buf, &p->tok[v], names[i], strlen(names[i]))) {
+			*out = i;
+			return 0;
+		}
+	return fail(p, "%s: must be %s", name, expect);
+}
+
+static int parse_same(struct fparse *p, uint32_t v, struct q_funnel_req *req)
+{
+	const struct json_tok *t = &p->tok[v];
+	struct store_str s = {0};
+
+	if (t->type == JSON_NULL)
+		return 0;
+	if (t->type == JSON_STRING)
+		decode(p, t, &s);
+	if (s.n == 3 && memcmp(s.p, "url", 3) == 0)
+		req->same = Q_SAME_URL;
+	else if (s.n == 6 && memcmp(s.p, "target", 6) == 0)
+		req->same = Q_SAME_TARGET;
+	else if (s.n == 4 && memcmp(s.p, "user", 4) == 0)
+		req->same = Q_SAME_USER;
+	else if (s.n > 6 && memcmp(s.p, "props.", 6) == 0) {
+		req->same = Q_SAME_PROP;
+		req->same_prop = (struct store_str){s.p + 6, s.n - 6};
+	} else
+		return fail(p, "same: must be \"url\", \"target\", \"user\" or \"props.KEY\"");
+	return 0;
+}
+
+/* "exclude": [{matcher..., "between": [i, j]}, ...]; steps are checked
+ * against nsteps once the whole body is read. */
+static int parse_exclude(struct fparse *p, uint32_t v, struct q_funnel_req *req)
+{
+	const struct json_tok *t = &p->tok[v];
+	unsigned n = 0;
+	int rc;
+
+	if (t->type != JSON_ARRAY)
+		return fail(p, "exclude: must be an array of at most %d exclusions", Q_MAX_EXCLUDE);
+	for (uint32_t i = v + 1; i < t->next; i = p->tok[i].next, n++) {
+		struct q_exclude *x = &req->exclude[n];
+		int64_t a, b;
+		uint32_t bt = 0;
+		if (n == Q_MAX_EXCLUDE)
+			return fail(p, "exclude: at most %d exclusions", Q_MAX_EXCLUDE);
+		if ((rc = parse_matcher(p, i, "exclude", n, &x->m, NULL)) < 0)
+			return rc;
+		for (uint32_t j = i + 1; j < p->tok[i].next; j = p->tok[j + 1].next)
+			if (json_str_eq(p->buf, &p->tok[j], "between", 7))
+				bt = j + 1;
+		if (!bt || p->tok[bt].type != JSON_ARRAY || p->tok[bt].next != bt + 3 ||
+		    p->tok[bt + 1].type != JSON_NUMBER || p->tok[bt + 2].type != JSON_NUMBER ||
+		    json_get_int64(p->buf, &p->tok[bt + 1], &a) < 0 ||
+		    json_get_int64(p->buf, &p->tok[bt + 2], &b) < 0 || a < 1 || b <= a ||
+		    b > Q_MAX_STEPS)
+			return fail(p, "exclude[%u].between: must be [i, j], step numbers from 1 with "
+				       "i < j",
+				    n);
+		x->from = (unsigned)a;
+		x->to = (unsigned)b;
+	}
+	req->nexclude = n;
+	return 0;
+}
+
 int q_funnel_parse(const char *body, size_t len, struct q_funnel_req *req, char **arena, char *err,
 		   size_t errlen)
 {
-	static const char *const keys[] = {"steps", "window_ms", "by", "from",
-					   "to",    "breakdown", NULL};
+	static const char *const keys[] = {"steps",	"window_ms", "by",    "from",
+					   "to",	"breakdown", "order", "exclude",
+					   "same",	"count",     NULL};
+	static const char *const orders[] = {"ordered", "strict", "any", NULL};
+	static const char *const counts[] = {"actors", "entries", NULL};
+	int e;
 	struct fparse p = {.buf = body, .err = err, .errlen = errlen};
 	size_t cap = JSON_MAX_TOKENS(len, MAX_DEPTH);
 	struct json_tok *tok = NULL;
@@ -287,7 +399,17 @@ int q_funnel_parse(const char *body, size_t len, struct q_funnel_req *req, char 
 			break;
 		case 3: rc = parse_time(&p, i + 1, "from", &req->from); break;
 		case 4: rc = parse_time(&p, i + 1, "to", &req->to); break;
-		default: rc = parse_breakdown(&p, i + 1, req);
+		case 5: rc = parse_breakdown(&p, i + 1, req); break;
+		case 6:
+			rc = parse_enum(&p, i + 1, "order", orders,
+					"\"ordered\", \"strict\" or \"any\"", &e);
+			req->order = (enum q_order)e;
+			break;
+		case 7: rc = parse_exclude(&p, i + 1, req); break;
+		case 8: rc = parse_same(&p, i + 1, req); break;
+		default:
+			rc = parse_enum(&p, i + 1, "count", counts, "\"actors\" or \"entries\"", &e);
+			req->count = (enum q_count)e;
 		}
 	}
 	if (rc == 0 && !(seen & 1u))
@@ -296,6 +418,18 @@ int q_funnel_parse(const char *body, size_t len, struct q_funnel_req *req, char 
 		rc = fail(&p, "window_ms: missing");
 	if (rc == 0 && req->from >= req->to)
 		rc = fail(&p, "from must be less than to");
+	for (unsigned x = 0; rc == 0 && x < req->nexclude; x++)
+		if (req->exclude[x].to > req->nsteps)
+			rc = fail(&p, "exclude[%u].between: step %u does not exist (%u steps)", x,
+				  req->exclude[x].to, req->nsteps);
+	if (rc == 0 && req->order == Q_ORDER_ANY) {
+		int gaps = 0;
+		for (unsigned s = 0; s < Q_MAX_STEPS; s++)
+			gaps |= req->within_ms[s] || req->after_ms[s];
+		if (gaps || req->nexclude || req->count == Q_COUNT_ENTRIES)
+			rc = fail(&p, "order \"any\" takes no within_ms, after_ms, exclude or "
+				      "count \"entries\": they are defined by the order of the steps");
+	}
 out:
 	free(tok);
 	if (rc < 0) {
