@@ -38,20 +38,26 @@ enum vkind {
 	V_DURATION, /* cl_parse_duration() → integer ms */
 	V_TIME,	    /* cl_parse_time() → integer ms */
 	V_JSON,	    /* JSON text, checked and passed as it is */
+	V_BETWEEN,  /* "I-J" → [I,J] (an exclusion's steps) */
 };
 
-/* A key inside --step. */
+/* A key inside --step or --exclude. */
 struct step_key {
-	const char *name; /* as typed in --step */
-	const char *json; /* member of the step object */
+	const char *name; /* as typed */
+	const char *json; /* member of the object */
 	enum vkind kind;
+	unsigned where; /* IN_STEP, IN_EXCL or both */
 };
+enum { IN_STEP = 1, IN_EXCL = 2 };
 
 static const struct step_key step_keys[] = {
-    {"type", "type", V_STRING},
-    {"target", "target", V_STRING},
-    {"url", "url", V_STRING},
-    {"url_prefix", "url_prefix", V_STRING},
+    {"type", "type", V_STRING, IN_STEP | IN_EXCL},
+    {"target", "target", V_STRING, IN_STEP | IN_EXCL},
+    {"url", "url", V_STRING, IN_STEP | IN_EXCL},
+    {"url_prefix", "url_prefix", V_STRING, IN_STEP | IN_EXCL},
+    {"within", "within_ms", V_DURATION, IN_STEP},
+    {"after", "after_ms", V_DURATION, IN_STEP},
+    {"between", "between", V_BETWEEN, IN_EXCL},
 };
 #define NSTEP_KEYS (sizeof step_keys / sizeof step_keys[0])
 
@@ -72,10 +78,21 @@ static const struct fkey fkeys[] = {
     {"to", "TIME", "to", V_TIME, "only events before: ms, RFC 3339, -1h, now"},
     {"breakdown", "FIELD", "breakdown", V_STRING,
      "group by url, target, type or props.KEY of step 1's event"},
+    {"order", "ordered|strict|any", "order", V_STRING,
+     "strict: no other event between steps; any: steps in any order (default ordered)"},
+    {"same", "FIELD", "same", V_STRING,
+     "hold url, target, user or props.KEY constant over a chain"},
+    {"count", "actors|entries", "count", V_STRING,
+     "entries: an actor enters again after converting or timing out (default actors)"},
 };
 #define NFKEYS (sizeof fkeys / sizeof fkeys[0])
 
-enum { F_STEP = CL_ARG_FLAG, F_KEY = CL_ARG_FLAG + 1 /* + index in fkeys */ };
+enum {
+	F_STEP = CL_ARG_FLAG,
+	F_EXCL = CL_ARG_FLAG + 1,
+	F_KEY = CL_ARG_FLAG + 2 /* + index in fkeys */
+};
+#define MAX_EXCL 8
 
 /* A step as the user gave it and as JSON. */
 struct fstep {
@@ -87,6 +104,8 @@ struct funnel {
 	struct cl_ctx *cx;
 	struct fstep step[MAX_STEPS];
 	int nsteps;
+	struct fstep excl[MAX_EXCL]; /* --exclude, with "between" */
+	int nexcl;
 	const char *val[NFKEYS]; /* value of each fkeys[] flag, NULL if not given */
 	struct cl_buf body;
 	struct cl_buf err; /* message of a usage error */
@@ -137,6 +156,17 @@ static int put_value(struct cl_buf *b, enum vkind k, const char *v, struct cl_bu
 			return ERR_INVALID;
 		}
 		return cl_buf_puts(b, v);
+	case V_BETWEEN: {
+		char *end;
+		long lo = strtol(v, &end, 10), hi;
+		if (end == v || *end != '-' || (hi = strtol(end + 1, &end, 10), *end) || lo < 1 ||
+		    hi <= lo) {
+			cl_buf_printf(err, "between=\"%s\" is not I-J, step numbers from 1, I < J",
+				      v);
+			return ERR_INVALID;
+		}
+		return cl_buf_printf(b, "[%ld,%ld]", lo, hi);
+	}
 	}
 	return ERR_INVALID;
 }
@@ -179,9 +209,9 @@ static int next_item(const char **p, struct cl_buf *item, long *eq, int *raw)
 	return 0;
 }
 
-/* Turns --step spec into its JSON object.  Returns 0, ERR_INVALID with a
- * message in f->err, or -ENOMEM. */
-static int parse_step(struct funnel *f, struct fstep *st)
+/* Turns a --step (where IN_STEP) or --exclude (IN_EXCL) spec into its JSON
+ * object.  Returns 0, ERR_INVALID with a message in f->err, or -ENOMEM. */
+static int parse_step(struct funnel *f, struct fstep *st, unsigned where)
 {
 	struct cl_buf item = {0}, props = {0};
 	const char *p = st->spec;
@@ -221,13 +251,16 @@ static int parse_step(struct funnel *f, struct fstep *st)
 				goto bad_value;
 			continue;
 		}
-		for (k = 0; k < NSTEP_KEYS && strcmp(step_keys[k].name, key) != 0; k++)
+		for (k = 0; k < NSTEP_KEYS && (strcmp(step_keys[k].name, key) != 0 ||
+						  !(step_keys[k].where & where));
+		     k++)
 			;
 		if (k == NSTEP_KEYS) {
 			cl_buf_printf(&f->err,
 				      "\"%s\": unknown key \"%s\" (known: type, target, url, "
-				      "url_prefix, props.NAME)",
-				      st->spec, key);
+				      "url_prefix, props.NAME, %s)",
+				      st->spec, key,
+				      where == IN_STEP ? "within, after" : "between=I-J");
 			rc = ERR_INVALID;
 			goto out;
 		}
@@ -246,6 +279,12 @@ static int parse_step(struct funnel *f, struct fstep *st)
 	}
 	if (!(seen & 1u)) {
 		cl_buf_printf(&f->err, "\"%s\": a step needs a type (type=NAME, or NAME first)",
+			      st->spec);
+		rc = ERR_INVALID;
+		goto out;
+	}
+	if (where == IN_EXCL && !(seen & (1u << (NSTEP_KEYS - 1)))) {
+		cl_buf_printf(&f->err, "\"%s\": an exclusion needs between=I-J (its steps)",
 			      st->spec);
 		rc = ERR_INVALID;
 		goto out;
@@ -284,6 +323,14 @@ static int build_body(struct funnel *f)
 		cl_buf_add(&f->body, f->step[i].json.p, f->step[i].json.len);
 	}
 	cl_buf_puts(&f->body, "]");
+	if (f->nexcl) {
+		cl_buf_puts(&f->body, ",\"exclude\":[");
+		for (int i = 0; i < f->nexcl; i++) {
+			cl_buf_puts(&f->body, i ? "," : "");
+			cl_buf_add(&f->body, f->excl[i].json.p, f->excl[i].json.len);
+		}
+		cl_buf_puts(&f->body, "]");
+	}
 	for (size_t k = 0; k < NFKEYS; k++) {
 		if (!f->val[k])
 			continue;
@@ -487,7 +534,11 @@ static void usage(FILE *out, const struct cl_flag *flags)
 		"each step's actors, conversion from step 1 and from the previous step, and\n"
 		"the median time from the previous step.\n\n"
 		"MATCH is KEY=VALUE[,KEY=VALUE...] with KEY one of type (required), target,\n"
-		"url, url_prefix, props.NAME; a first item without '=' is the type.\n"
+		"url, url_prefix, props.NAME; a first item without '=' is the type.  A step\n"
+		"after the first also takes within=DURATION (at most that long after the\n"
+		"previous step) and after=DURATION (at least).  --exclude takes a MATCH plus\n"
+		"between=I-J: a chain with such an event between its steps I and J stops\n"
+		"at step I.\n"
 		"props.NAME:=JSON compares with a JSON value (props.n:=5, props.ok:=true);\n"
 		"'\\' escapes a ',' or '=' in a value.\n\n"
 		"Example:\n"
@@ -499,7 +550,7 @@ static void usage(FILE *out, const struct cl_flag *flags)
 
 int cl_cmd_funnel(struct cl_ctx *cx, int argc, char **argv)
 {
-	struct cl_flag flags[NFKEYS + 2];
+	struct cl_flag flags[NFKEYS + 3];
 	struct cl_args a = {argc, argv, 0, 0, "funnel"};
 	struct funnel f = {.cx = cx};
 	struct cl_resp r = {0};
@@ -507,10 +558,12 @@ int cl_cmd_funnel(struct cl_ctx *cx, int argc, char **argv)
 	int id, rc;
 
 	flags[0] = (struct cl_flag){"step", "MATCH", F_STEP, "a step, in order (1 to 16 of them)"};
+	flags[1] = (struct cl_flag){"exclude", "MATCH,between=I-J", F_EXCL,
+				    "no such event between steps I and J (up to 8)"};
 	for (size_t k = 0; k < NFKEYS; k++)
-		flags[k + 1] =
+		flags[k + 2] =
 		    (struct cl_flag){fkeys[k].flag, fkeys[k].arg, F_KEY + (int)k, fkeys[k].help};
-	flags[NFKEYS + 1] = (struct cl_flag){NULL, NULL, 0, NULL};
+	flags[NFKEYS + 2] = (struct cl_flag){NULL, NULL, 0, NULL};
 
 	while ((id = cl_args_next(&a, flags, &val)) != CL_ARG_END) {
 		if (id < 0) {
@@ -523,6 +576,12 @@ int cl_cmd_funnel(struct cl_ctx *cx, int argc, char **argv)
 				goto out;
 			}
 			f.step[f.nsteps++].spec = val;
+		} else if (id == F_EXCL) {
+			if (f.nexcl == MAX_EXCL) {
+				rc = cl_fail(cx, CL_EXIT_USAGE, "at most %d exclusions", MAX_EXCL);
+				goto out;
+			}
+			f.excl[f.nexcl++].spec = val;
 		} else if (id >= F_KEY && id < F_KEY + (int)NFKEYS) {
 			f.val[id - F_KEY] = val;
 		} else if (id == CL_ARG_POS) {
@@ -548,10 +607,11 @@ int cl_cmd_funnel(struct cl_ctx *cx, int argc, char **argv)
 		rc = cl_fail(cx, CL_EXIT_USAGE, "give the window with --window, e.g. --window 1h");
 		goto out;
 	}
-	for (int i = 0; i < f.nsteps; i++) {
-		rc = parse_step(&f, &f.step[i]);
+	for (int i = 0; i < f.nsteps + f.nexcl; i++) {
+		int ex = i >= f.nsteps;
+		rc = parse_step(&f, ex ? &f.excl[i - f.nsteps] : &f.step[i], ex ? IN_EXCL : IN_STEP);
 		if (rc == ERR_INVALID) {
-			rc = cl_fail(cx, CL_EXIT_USAGE, "--step %s", f.err.p);
+			rc = cl_fail(cx, CL_EXIT_USAGE, "--%s %s", ex ? "exclude" : "step", f.err.p);
 			goto out;
 		}
 		if (rc < 0) {
@@ -574,6 +634,8 @@ int cl_cmd_funnel(struct cl_ctx *cx, int argc, char **argv)
 out:
 	for (int i = 0; i < f.nsteps; i++)
 		cl_buf_free(&f.step[i].json);
+	for (int i = 0; i < f.nexcl; i++)
+		cl_buf_free(&f.excl[i].json);
 	cl_buf_free(&f.body);
 	cl_buf_free(&f.err);
 	cl_resp_free(&r);
