@@ -184,9 +184,21 @@ static int compile_ext(struct fn_query *q, const struct q_funnel_req *r)
 		for (unsigned s = ex->from; s < ex->to - 1; s++)
 			f->interx[s] |= 1u << x;
 	}
-	/* per-step gaps and exclusions need an order; so do entries */
-	if (r->order == Q_ORDER_ANY && (gaps || r->nexclude || r->count == Q_COUNT_ENTRIES))
+	/* per-step gaps and exclusions need an order; so do entries, and the
+	 * samples and times to convert of a chain's steps */
+	if (r->order == Q_ORDER_ANY && (gaps || r->nexclude || r->count == Q_COUNT_ENTRIES ||
+					r->samples || r->ttc_to))
 		return ERR_INVALID;
+	if (r->samples > Q_MAX_SAMPLES || r->trend_ms < 0 ||
+	    (r->trend_ms && r->trend_ms < 1000) ||
+	    (r->ttc_to && (r->ttc_from < 1 || r->ttc_to <= r->ttc_from || r->ttc_to > q->k ||
+			   r->ttc_bins < 1 || r->ttc_bins > Q_MAX_TTC_BINS)))
+		return ERR_INVALID;
+	q->nsamp = r->samples;
+	q->ttc_from = r->ttc_to ? r->ttc_from : 0;
+	q->ttc_to = r->ttc_to;
+	q->ttc_bins = r->ttc_bins;
+	q->trend = r->trend_ms;
 	q->nm = q->k + r->nexclude;
 	q->same = r->same;
 	q->same_key = r->same_prop;
@@ -194,7 +206,7 @@ static int compile_ext(struct fn_query *q, const struct q_funnel_req *r)
 	q->all_rows = r->order == Q_ORDER_STRICT;
 	q->bd_bits = r->order == Q_ORDER_ANY ? q->step_bits : 1;
 	q->ext = r->order != Q_ORDER_ORDERED || gaps || r->nexclude || f->same ||
-		 r->count == Q_COUNT_ENTRIES;
+		 r->count == Q_COUNT_ENTRIES || r->samples || r->ttc_to || r->trend_ms;
 	return 0;
 }
 
@@ -262,6 +274,11 @@ static void ctx_free(struct fn_ctx *c)
 	free(c->fxkey);
 	free(c->xcount);
 	fx_work_fini(&c->fxw);
+	free(c->fxsess);
+	free(c->asess);
+	free(c->smp);
+	free(c->ttc);
+	free(c->trec);
 	free(c);
 }
 
@@ -309,7 +326,14 @@ static int ctx_prepare(const struct fn_query *q, struct fn_ctx *c)
 	trim((void **)&c->gcount, &c->gcount_cap, sizeof *c->gcount, KEEP_BYTES);
 	trim((void **)&c->xrecs, &c->xrecs_cap, sizeof *c->xrecs, KEEP_BYTES);
 	trim((void **)&c->xcount, &c->xcount_cap, sizeof *c->xcount, KEEP_BYTES);
-	c->nxrecs = 0;
+	trim((void **)&c->asess, &c->asess_cap, sizeof *c->asess, KEEP_BYTES);
+	trim((void **)&c->ttc, &c->ttc_cap, sizeof *c->ttc, KEEP_BYTES);
+	trim((void **)&c->trec, &c->trec_cap, sizeof *c->trec, KEEP_BYTES);
+	c->nxrecs = c->nttc = c->ntrec = 0;
+	memset(c->nsmp, 0, sizeof c->nsmp);
+	if (q->nsamp &&
+	    fn_grow((void **)&c->smp, &c->smp_cap, 2 * (size_t)q->k * q->nsamp, sizeof *c->smp) < 0)
+		return -ENOMEM;
 	for (int b = 0; b < FN_BUCKETS; b++) {
 		trim((void **)&c->bucket[b], &c->bucket_cap[b], sizeof *c->bucket[b], KEEP_BUCKET);
 		c->nbucket[b] = 0;
@@ -489,6 +513,7 @@ static int ext_session_finish(const struct fn_query *q, struct fn_ctx *c)
 							 .xmask = q->nm > q->k ? r->mask >> q->k : 0};
 			c->fxbd[t - i] = r->bd;
 			c->fxval[t - i] = r->val;
+			c->fxsess[t - i] = c->asess ? c->asess[r->actor] : (struct store_str){"", 0};
 		}
 		rc = fn_ext_actor(q, c, j - i);
 		i = j;
@@ -674,6 +699,7 @@ static int bucket_task(void *arg, size_t b)
 				    .xmask = q->nm > q->k ? e->mask >> q->k : 0};
 				c->fxbd[t - i] = (struct store_str){e->bd, e->bdn};
 				c->fxval[t - i] = (struct store_str){e->val, e->valn};
+				c->fxsess[t - i] = (struct store_str){e->sess, e->sn};
 			}
 			rc = fn_ext_actor(q, c, j - i);
 			i = j;
@@ -765,6 +791,13 @@ void q_funnel_res_free(struct q_funnel_res *r)
 {
 	if (!r)
 		return;
+	for (unsigned s = 0; s < Q_MAX_STEPS; s++) {
+		free(r->samples[s][0]);
+		free(r->samples[s][1]);
+	}
+	free(r->xmem);
+	free(r->ttc_bins);
+	free(r->trend);
 	free(r->mem);
 	memset(r, 0, sizeof *r);
 }

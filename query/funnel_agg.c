@@ -20,7 +20,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "err.h"
 #include "q_int.h"
 
 static inline size_t tri(unsigned i)
@@ -292,6 +294,189 @@ static int build_groups(const struct fn_query *q, struct merge *m, size_t ntop, 
 	return 0;
 }
 
+/* ---- samples, time to convert, trend ------------------------------------------ */
+
+static int sample_cmp(const void *pa, const void *pb)
+{
+	const struct fn_sample *a = pa, *b = pb;
+	size_t n = a->sess.n < b->sess.n ? a->sess.n : b->sess.n;
+	int d;
+
+	if (a->ts != b->ts)
+		return a->ts > b->ts ? -1 : 1;
+	d = n ? memcmp(a->sess.p, b->sess.p, n) : 0;
+	return d ? d : (a->sess.n > b->sess.n) - (a->sess.n < b->sess.n);
+}
+
+/* out->samples: per step and kind the q->nsamp best of all contexts'
+ * candidates, sessions copied into out->xmem.  Returns 0 or -ENOMEM. */
+static int merge_samples(const struct fn_query *q, struct q_funnel_res *out)
+{
+	size_t total = 0, bytes = 0, used = 0;
+	struct fn_sample *tmp;
+
+	for (const struct fn_ctx *c = q->all; c; c = c->all_next)
+		for (int kd = 0; kd < 2; kd++)
+			for (unsigned s = 0; s < q->k; s++)
+				total += c->nsmp[kd][s];
+	tmp = malloc((total ? total : 1) * sizeof *tmp);
+	if (!tmp)
+		return -ENOMEM;
+	for (int kd = 0; kd < 2; kd++)
+		for (unsigned s = 0; s < q->k; s++) {
+			size_t n = 0;
+			for (const struct fn_ctx *c = q->all; c; c = c->all_next) {
+				memcpy(tmp + n, c->smp + ((size_t)kd * q->k + s) * q->nsamp,
+				       c->nsmp[kd][s] * sizeof *tmp);
+				n += c->nsmp[kd][s];
+			}
+			qsort(tmp, n, sizeof *tmp, sample_cmp);
+			if (n > q->nsamp)
+				n = q->nsamp;
+			out->samples[s][kd] = malloc((n ? n : 1) * sizeof(struct q_sample));
+			if (!out->samples[s][kd]) {
+				free(tmp);
+				return -ENOMEM;
+			}
+			for (size_t i = 0; i < n; i++) {
+				out->samples[s][kd][i] = (struct q_sample){tmp[i].sess, tmp[i].ts};
+				bytes += tmp[i].sess.n;
+			}
+			out->nsamples[s][kd] = n;
+		}
+	free(tmp);
+	/* the sessions live in the snapshot's dictionaries: copy them out */
+	if (!(out->xmem = malloc(bytes ? bytes : 1)))
+		return -ENOMEM;
+	for (unsigned s = 0; s < q->k; s++)
+		for (int kd = 0; kd < 2; kd++)
+			for (size_t i = 0; i < out->nsamples[s][kd]; i++) {
+				struct store_str *v = &out->samples[s][kd][i].session;
+				if (v->n)
+					memcpy(out->xmem + used, v->p, v->n);
+				v->p = out->xmem + used;
+				used += v->n;
+			}
+	return 0;
+}
+
+static int i64_cmp(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* Time to convert: count, average, lower median, nearest-rank p90 and an
+ * equal-width histogram of q->ttc_bins bins from the least to the most.
+ * Returns 0 or -ENOMEM. */
+static int merge_ttc(const struct fn_query *q, struct q_funnel_res *out)
+{
+	size_t n = 0;
+	int64_t *v, w;
+	double sum = 0;
+
+	for (const struct fn_ctx *c = q->all; c; c = c->all_next)
+		n += c->nttc;
+	out->ttc_count = n;
+	out->ttc_median_ms = out->ttc_p90_ms = -1;
+	if (n == 0)
+		return 0;
+	if (!(v = malloc(n * sizeof *v)))
+		return -ENOMEM;
+	n = 0;
+	for (const struct fn_ctx *c = q->all; c; c = c->all_next) {
+		memcpy(v + n, c->ttc, c->nttc * sizeof *v);
+		n += c->nttc;
+	}
+	qsort(v, n, sizeof *v, i64_cmp);
+	for (size_t i = 0; i < n; i++)
+		sum += (double)v[i];
+	out->ttc_avg_ms = sum / (double)n;
+	out->ttc_median_ms = v[(n - 1) / 2];
+	out->ttc_p90_ms = v[(n * 9 + 9) / 10 - 1]; /* ceil(0.9 n) - 1 */
+	w = (v[n - 1] - v[0]) / (int64_t)q->ttc_bins + 1;
+	if (!(out->ttc_bins = calloc(q->ttc_bins, sizeof *out->ttc_bins))) {
+		free(v);
+		return -ENOMEM;
+	}
+	out->ttc_nbins = q->ttc_bins;
+	for (unsigned b = 0; b < q->ttc_bins; b++) {
+		out->ttc_bins[b].from_ms = v[0] + (int64_t)b * w;
+		out->ttc_bins[b].to_ms = v[0] + (int64_t)(b + 1) * w;
+	}
+	for (size_t i = 0; i < n; i++)
+		out->ttc_bins[(v[i] - v[0]) / w].count++;
+	free(v);
+	return 0;
+}
+
+static int trec_cmp(const void *a, const void *b)
+{
+	const struct fn_trec *x = a, *y = b;
+	return (x->start > y->start) - (x->start < y->start);
+}
+
+static int64_t wall_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_REALTIME, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* Trend: per interval of the actors' (or entries') step-1 times, the step
+ * counts and conversions.  Returns 0, ERR_TOOBIG (more than Q_MAX_TREND
+ * intervals) or -ENOMEM. */
+static int merge_trend(const struct fn_query *q, struct q_funnel_res *out)
+{
+	size_t n = 0, np = 0;
+	struct fn_trec *v;
+	int64_t now = wall_ms();
+
+	for (const struct fn_ctx *c = q->all; c; c = c->all_next)
+		n += c->ntrec;
+	if (n == 0)
+		return 0;
+	if (!(v = malloc(n * sizeof *v)))
+		return -ENOMEM;
+	n = 0;
+	for (const struct fn_ctx *c = q->all; c; c = c->all_next) {
+		memcpy(v + n, c->trec, c->ntrec * sizeof *v);
+		n += c->ntrec;
+	}
+	qsort(v, n, sizeof *v, trec_cmp);
+	for (size_t i = 0; i < n; i++)
+		np += i == 0 || v[i].start != v[i - 1].start;
+	if (np > Q_MAX_TREND) {
+		free(v);
+		return ERR_TOOBIG;
+	}
+	if (!(out->trend = calloc(np, sizeof *out->trend))) {
+		free(v);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n;) {
+		struct q_trend_point *t = &out->trend[out->ntrend++];
+		uint64_t count[Q_MAX_STEPS] = {0};
+		size_t j = i;
+		for (; j < n && v[j].start == v[i].start; j++)
+			for (unsigned s = 0; s < v[j].level; s++)
+				count[s]++;
+		t->start = v[i].start;
+		t->incomplete = t->start + q->trend + q->window > now;
+		for (unsigned s = 0; s < q->k; s++) {
+			t->steps[s].count = count[s];
+			t->steps[s].conversion = count[0] ? (double)count[s] / (double)count[0] : 0;
+			t->steps[s].conversion_from_prev =
+			    s == 0 ? (count[0] ? 1.0 : 0.0)
+				   : (count[s - 1] ? (double)count[s] / (double)count[s - 1] : 0);
+			t->steps[s].median_ms_from_prev = -1;
+		}
+		i = j;
+	}
+	free(v);
+	return 0;
+}
+
 int fn_result(const struct fn_query *q, struct q_funnel_res *out)
 {
 	struct merge m = {0};
@@ -335,6 +520,12 @@ int fn_result(const struct fn_query *q, struct q_funnel_res *out)
 	out->nsteps = q->k;
 	fill_stats(q->k, total, cell, ncell, out->steps);
 	rc = 0;
+	if (q->nsamp && (rc = merge_samples(q, out)) < 0)
+		goto out;
+	if (q->ttc_to && (rc = merge_ttc(q, out)) < 0)
+		goto out;
+	if (q->trend && (rc = merge_trend(q, out)) < 0)
+		goto out;
 out:
 	if (m.local)
 		for (size_t i = 0; i < nctx; i++)

@@ -335,12 +335,62 @@ static int parse_exclude(struct fparse *p, uint32_t v, struct q_funnel_req *req)
 	return 0;
 }
 
+static int parse_samples(struct fparse *p, uint32_t v, struct q_funnel_req *req)
+{
+	int64_t n;
+
+	if (p->tok[v].type != JSON_NUMBER || json_get_int64(p->buf, &p->tok[v], &n) < 0 || n < 0 ||
+	    n > Q_MAX_SAMPLES)
+		return fail(p, "samples: must be an integer from 0 to %d", Q_MAX_SAMPLES);
+	req->samples = (unsigned)n;
+	return 0;
+}
+
+/* "time_to_convert": {"from": i, "to": j, "bins": K}; bins default 10. */
+static int parse_ttc(struct fparse *p, uint32_t v, struct q_funnel_req *req)
+{
+	static const char *const keys[] = {"from", "to", "bins"};
+	const struct json_tok *t = &p->tok[v];
+	int64_t val[3] = {0, 0, 10};
+	unsigned seen = 0;
+	char k[72];
+
+	if (t->type == JSON_NULL)
+		return 0;
+	if (t->type != JSON_OBJECT)
+		return fail(p, "time_to_convert: must be an object {\"from\":i,\"to\":j,\"bins\":k}");
+	for (uint32_t i = v + 1; i < t->next; i = p->tok[i + 1].next) {
+		unsigned f;
+		for (f = 0; f < 3 && !json_str_eq(p->buf, &p->tok[i], keys[f], strlen(keys[f])); f++)
+			;
+		if (f == 3)
+			return fail(p, "time_to_convert: unknown key \"%s\"",
+				    key_text(p, &p->tok[i], k, 64));
+		if (seen & (1u << f))
+			return fail(p, "time_to_convert: duplicate key \"%s\"", keys[f]);
+		seen |= 1u << f;
+		if (p->tok[i + 1].type != JSON_NUMBER ||
+		    json_get_int64(p->buf, &p->tok[i + 1], &val[f]) < 0 || val[f] < 1 ||
+		    val[f] > (f == 2 ? Q_MAX_TTC_BINS : Q_MAX_STEPS))
+			return fail(p, "time_to_convert.%s: must be an integer from 1 to %d", keys[f],
+				    f == 2 ? Q_MAX_TTC_BINS : Q_MAX_STEPS);
+	}
+	if ((seen & 3u) != 3u || val[1] <= val[0])
+		return fail(p, "time_to_convert: needs \"from\" and \"to\", step numbers from 1 "
+			       "with from < to");
+	req->ttc_from = (unsigned)val[0];
+	req->ttc_to = (unsigned)val[1];
+	req->ttc_bins = (unsigned)val[2];
+	return 0;
+}
+
 int q_funnel_parse(const char *body, size_t len, struct q_funnel_req *req, char **arena, char *err,
 		   size_t errlen)
 {
-	static const char *const keys[] = {"steps",	"window_ms", "by",    "from",
-					   "to",	"breakdown", "order", "exclude",
-					   "same",	"count",     NULL};
+	static const char *const keys[] = {"steps",	"window_ms", "by",	"from",
+					   "to",	"breakdown", "order",	"exclude",
+					   "same",	"count",     "samples", "time_to_convert",
+					   "trend",	NULL};
 	static const char *const orders[] = {"ordered", "strict", "any", NULL};
 	static const char *const counts[] = {"actors", "entries", NULL};
 	int e;
@@ -407,9 +457,13 @@ int q_funnel_parse(const char *body, size_t len, struct q_funnel_req *req, char 
 			break;
 		case 7: rc = parse_exclude(&p, i + 1, req); break;
 		case 8: rc = parse_same(&p, i + 1, req); break;
-		default:
+		case 9:
 			rc = parse_enum(&p, i + 1, "count", counts, "\"actors\" or \"entries\"", &e);
 			req->count = (enum q_count)e;
+			break;
+		case 10: rc = parse_samples(&p, i + 1, req); break;
+		case 11: rc = parse_ttc(&p, i + 1, req); break;
+		default: rc = parse_ms(&p, i + 1, "", "trend", 1000, &req->trend_ms);
 		}
 	}
 	if (rc == 0 && !(seen & 1u))
@@ -422,13 +476,18 @@ int q_funnel_parse(const char *body, size_t len, struct q_funnel_req *req, char 
 		if (req->exclude[x].to > req->nsteps)
 			rc = fail(&p, "exclude[%u].between: step %u does not exist (%u steps)", x,
 				  req->exclude[x].to, req->nsteps);
+	if (rc == 0 && req->ttc_to > req->nsteps)
+		rc = fail(&p, "time_to_convert.to: step %u does not exist (%u steps)", req->ttc_to,
+			  req->nsteps);
 	if (rc == 0 && req->order == Q_ORDER_ANY) {
 		int gaps = 0;
 		for (unsigned s = 0; s < Q_MAX_STEPS; s++)
 			gaps |= req->within_ms[s] || req->after_ms[s];
-		if (gaps || req->nexclude || req->count == Q_COUNT_ENTRIES)
-			rc = fail(&p, "order \"any\" takes no within_ms, after_ms, exclude or "
-				      "count \"entries\": they are defined by the order of the steps");
+		if (gaps || req->nexclude || req->count == Q_COUNT_ENTRIES || req->samples ||
+		    req->ttc_to)
+			rc = fail(&p, "order \"any\" takes no within_ms, after_ms, exclude, count "
+				      "\"entries\", samples or time_to_convert: they are defined by "
+				      "the order of the steps");
 	}
 out:
 	free(tok);
@@ -461,11 +520,67 @@ static void steps_json(struct qj *b, const struct q_step_stat *s, unsigned n)
 	qj_lit(b, "]");
 }
 
+static void samples_json(struct qj *b, const struct q_sample *v, size_t n)
+{
+	qj_lit(b, "[");
+	for (size_t i = 0; i < n; i++) {
+		qj_lit(b, i ? ",{\"session\":" : "{\"session\":");
+		qj_str(b, v[i].session.p, v[i].session.n);
+		qj_lit(b, ",\"ts\":");
+		qj_i64(b, v[i].ts);
+		qj_lit(b, ",\"replay\":");
+		/* /replay/{session}?t=ts: the session percent-encoded as a path segment */
+		{
+			char enc[3 * STORE_MAX_SESSION + 64];
+			size_t o = (size_t)snprintf(enc, sizeof enc, "/replay/");
+			for (uint32_t j = 0; j < v[i].session.n; j++) {
+				unsigned char ch = (unsigned char)v[i].session.p[j];
+				if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+				    (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.' ||
+				    ch == '~')
+					enc[o++] = (char)ch;
+				else
+					o += (size_t)snprintf(enc + o, sizeof enc - o, "%%%02X", ch);
+			}
+			o += (size_t)snprintf(enc + o, sizeof enc - o, "?t=%lld", (long long)v[i].ts);
+			qj_str(b, enc, o);
+		}
+		qj_lit(b, "}");
+	}
+	qj_lit(b, "]");
+}
+
+/* The steps array; with samples, each step carries its own. */
+static void steps_samples_json(struct qj *b, const struct q_funnel_req *req,
+			       const struct q_funnel_res *res)
+{
+	if (!req->samples) {
+		steps_json(b, res->steps, res->nsteps);
+		return;
+	}
+	qj_lit(b, "[");
+	for (unsigned i = 0; i < res->nsteps; i++) {
+		struct qj one;
+		qj_init(&one);
+		steps_json(&one, &res->steps[i], 1);
+		/* "[{...}]" without its closing "}]": this step's stats */
+		qj_raw(b, i ? "," : "", i ? 1 : 0);
+		qj_raw(b, one.p + 1, one.n - 3);
+		qj_lit(b, ",\"samples\":{\"converted\":");
+		samples_json(b, res->samples[i][0], res->nsamples[i][0]);
+		qj_lit(b, ",\"dropped\":");
+		samples_json(b, res->samples[i][1], res->nsamples[i][1]);
+		qj_lit(b, "}}");
+		qj_fini(&one);
+	}
+	qj_lit(b, "]");
+}
+
 static void result_json(struct qj *b, const struct q_funnel_req *req,
 			const struct q_funnel_res *res)
 {
 	qj_lit(b, "{\"steps\":");
-	steps_json(b, res->steps, res->nsteps);
+	steps_samples_json(b, req, res);
 	qj_lit(b, ",\"actors\":");
 	qj_u64(b, res->actors);
 	qj_lit(b, ",\"events_scanned\":");
@@ -482,6 +597,52 @@ static void result_json(struct qj *b, const struct q_funnel_req *req,
 				qj_lit(b, ",\"other\":true");
 			qj_lit(b, ",\"steps\":");
 			steps_json(b, gr->steps, res->nsteps);
+			qj_lit(b, "}");
+		}
+		qj_lit(b, "]");
+	}
+	if (req->ttc_to) {
+		qj_lit(b, ",\"time_to_convert\":{\"from\":");
+		qj_u64(b, req->ttc_from);
+		qj_lit(b, ",\"to\":");
+		qj_u64(b, req->ttc_to);
+		qj_lit(b, ",\"actors\":");
+		qj_u64(b, res->ttc_count);
+		qj_lit(b, ",\"average_ms\":");
+		if (res->ttc_count)
+			qj_fixed(b, res->ttc_avg_ms, 1);
+		else
+			qj_lit(b, "null");
+		qj_lit(b, ",\"median_ms\":");
+		if (res->ttc_median_ms >= 0)
+			qj_i64(b, res->ttc_median_ms);
+		else
+			qj_lit(b, "null");
+		qj_lit(b, ",\"p90_ms\":");
+		if (res->ttc_p90_ms >= 0)
+			qj_i64(b, res->ttc_p90_ms);
+		else
+			qj_lit(b, "null");
+		qj_lit(b, ",\"bins\":[");
+		for (size_t i = 0; i < res->ttc_nbins; i++) {
+			qj_lit(b, i ? ",{\"from_ms\":" : "{\"from_ms\":");
+			qj_i64(b, res->ttc_bins[i].from_ms);
+			qj_lit(b, ",\"to_ms\":");
+			qj_i64(b, res->ttc_bins[i].to_ms);
+			qj_lit(b, ",\"count\":");
+			qj_u64(b, res->ttc_bins[i].count);
+			qj_lit(b, "}");
+		}
+		qj_lit(b, "]}");
+	}
+	if (req->trend_ms) {
+		qj_lit(b, ",\"trend\":[");
+		for (size_t i = 0; i < res->ntrend; i++) {
+			qj_lit(b, i ? ",{\"start\":" : "{\"start\":");
+			qj_i64(b, res->trend[i].start);
+			qj_lit(b, res->trend[i].incomplete ? ",\"incomplete\":true,\"steps\":"
+							   : ",\"incomplete\":false,\"steps\":");
+			steps_json(b, res->trend[i].steps, res->nsteps);
 			qj_lit(b, "}");
 		}
 		qj_lit(b, "]");

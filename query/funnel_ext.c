@@ -355,6 +355,9 @@ int fn_ext_reserve(struct fn_ctx *c, size_t n)
 	if (!(p = realloc(c->fxkey, cap * sizeof *c->fxkey)))
 		return -ENOMEM;
 	c->fxkey = p;
+	if (!(p = realloc(c->fxsess, cap * sizeof *c->fxsess)))
+		return -ENOMEM;
+	c->fxsess = p;
 	c->fx_cap = cap;
 	return 0;
 }
@@ -395,17 +398,82 @@ static void intern_vals(struct fn_ctx *c, size_t n)
 	}
 }
 
-/* Counts the chain found by fx_eval() over ev[0..), chain[0..level). */
+/* Is sample a better pick than b: later, then smaller session bytes. */
+static int sample_before(const struct fn_sample *a, const struct fn_sample *b)
+{
+	size_t n = a->sess.n < b->sess.n ? a->sess.n : b->sess.n;
+	int d;
+
+	if (a->ts != b->ts)
+		return a->ts > b->ts;
+	d = n ? memcmp(a->sess.p, b->sess.p, n) : 0;
+	return d ? d < 0 : a->sess.n < b->sess.n;
+}
+
+/* Keeps (ts, sess) among the q->nsamp best samples of (kind, step). */
+static void offer_sample(const struct fn_query *q, struct fn_ctx *c, int kind, unsigned step,
+			 int64_t ts, struct store_str sess)
+{
+	struct fn_sample *a = c->smp + ((size_t)kind * q->k + step) * q->nsamp, x = {ts, sess};
+	uint32_t *n = &c->nsmp[kind][step], worst = 0;
+
+	if (*n < q->nsamp) {
+		a[(*n)++] = x;
+		return;
+	}
+	for (uint32_t i = 1; i < *n; i++)
+		if (sample_before(&a[worst], &a[i]))
+			worst = i;
+	if (sample_before(&x, &a[worst]))
+		a[worst] = x;
+}
+
+/* The trend interval of time t: floor(t / trend) * trend. */
+static int64_t interval_of(int64_t t, int64_t trend)
+{
+	int64_t b = t / trend;
+	if (t % trend < 0)
+		b--;
+	return b * trend;
+}
+
+static int add_trend(const struct fn_query *q, struct fn_ctx *c, int64_t first_ts, int level)
+{
+	if (!q->trend || level <= 0)
+		return 0;
+	if (fn_grow((void **)&c->trec, &c->trec_cap, c->ntrec + 1, sizeof *c->trec) < 0)
+		return -ENOMEM;
+	c->trec[c->ntrec++] = (struct fn_trec){interval_of(first_ts, q->trend), (uint32_t)level};
+	return 0;
+}
+
+/* Counts the chain found by fx_eval() over ev[0..), chain[0..level), and
+ * records its samples, time to convert and trend interval. */
 static int count_chain(const struct fn_query *q, struct fn_ctx *c, const struct fx_ev *ev,
-		       const struct store_str *bd, const uint32_t *chain, int level)
+		       const struct store_str *bd, const struct store_str *sess,
+		       const uint32_t *chain, int level)
 {
 	int64_t ts[Q_MAX_STEPS];
+	int rc;
 
 	if (level <= 0)
 		return level;
 	for (int s = 0; s < level; s++)
 		ts[s] = ev[chain[s]].ts;
-	return fn_count_level(q, c, bd[chain[0]], (unsigned)level, ts);
+	if ((rc = fn_count_level(q, c, bd[chain[0]], (unsigned)level, ts)) < 0)
+		return rc;
+	if (q->nsamp) {
+		for (int s = 0; s < level; s++)
+			offer_sample(q, c, 0, (unsigned)s, ts[s], sess[chain[s]]);
+		if (level < (int)q->k)
+			offer_sample(q, c, 1, (unsigned)level, ts[level - 1], sess[chain[level - 1]]);
+	}
+	if (q->ttc_to && level >= (int)q->ttc_to) {
+		if (fn_grow((void **)&c->ttc, &c->ttc_cap, c->nttc + 1, sizeof *c->ttc) < 0)
+			return -ENOMEM;
+		c->ttc[c->nttc++] = ts[q->ttc_to - 1] - ts[q->ttc_from - 1];
+	}
+	return add_trend(q, c, ts[0], level);
 }
 
 int fn_ext_actor(const struct fn_query *q, struct fn_ctx *c, size_t n)
@@ -423,12 +491,17 @@ int fn_ext_actor(const struct fn_query *q, struct fn_ctx *c, size_t n)
 		intern_vals(c, n);
 	if (q->fx.order == Q_ORDER_ANY) {
 		uint32_t first = 0;
+		int rc;
 		level = fx_eval_any(&q->fx, ev, n, &first);
-		return level > 0 ? fn_count_level(q, c, c->fxbd[first], (unsigned)level, NULL) : 0;
+		if (level <= 0)
+			return 0;
+		if ((rc = fn_count_level(q, c, c->fxbd[first], (unsigned)level, NULL)) < 0)
+			return rc;
+		return add_trend(q, c, ev[first].ts, level);
 	}
 	if (q->count == Q_COUNT_ACTORS) {
 		level = fx_eval(&q->fx, ev, n, &c->fxw, -1, chain);
-		return count_chain(q, c, ev, c->fxbd, chain, level);
+		return count_chain(q, c, ev, c->fxbd, c->fxsess, chain, level);
 	}
 	/* entries: an entry begins at the first step-1 event after the previous
 	 * one converted (its last step's event) or timed out (its window) */
@@ -442,7 +515,7 @@ int fn_ext_actor(const struct fn_query *q, struct fn_ctx *c, size_t n)
 		for (end = s0; end < n && ev[end].ts - ev[s0].ts <= q->fx.window; end++)
 			;
 		level = fx_eval(&q->fx, ev + s0, end - s0, &c->fxw, 0, chain);
-		if ((rc = count_chain(q, c, ev + s0, c->fxbd + s0, chain, level)) < 0)
+		if ((rc = count_chain(q, c, ev + s0, c->fxbd + s0, c->fxsess + s0, chain, level)) < 0)
 			return rc;
 		cur = level == (int)q->k ? s0 + chain[level - 1] + 1 : end;
 	}

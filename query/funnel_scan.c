@@ -288,6 +288,12 @@ static int sink_session(struct seg_scan *sc, const struct store_block *bb, uint3
 		    fn_map_put(&c->smap, s.p, s.n, fn_hash(s.p, s.n), (uint32_t)c->nstates,
 			       &sc->last_actor, &added) < 0)
 			return -ENOMEM;
+		if (added && q->ext) { /* the session of each actor, for samples */
+			if (fn_grow((void **)&c->asess, &c->asess_cap, c->nstates + 1,
+				    sizeof *c->asess) < 0)
+				return -ENOMEM;
+			c->asess[c->nstates] = s;
+		}
 		if (added)
 			fn_state_reset(q, c->states + q->stride * c->nstates++);
 		sc->last_sid = sid;

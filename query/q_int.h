@@ -170,6 +170,9 @@ struct fn_query {
 	enum q_same same;
 	struct store_str same_key; /* props key of Q_SAME_PROP */
 	enum q_count count;
+	unsigned nsamp;			   /* samples per step and kind, 0: none */
+	unsigned ttc_from, ttc_to, ttc_bins; /* 1-based steps; ttc_to 0: none */
+	int64_t trend;			   /* interval ms, 0: none */
 	int64_t window, from, to;
 	int64_t part_ms;
 	enum q_by by;
@@ -218,6 +221,18 @@ struct fn_urec {
 	uint32_t mask;
 	uint32_t actor; /* phase 2 */
 	uint8_t un, sn;
+};
+
+/* A candidate drop-off pointer. */
+struct fn_sample {
+	int64_t ts;
+	struct store_str sess; /* dictionary memory, valid while the snapshot is held */
+};
+
+/* An actor's (or entry's) trend interval and level. */
+struct fn_trec {
+	int64_t start;
+	uint32_t level;
 };
 
 /* Delta of one actor at one step, for the medians. */
@@ -283,6 +298,17 @@ struct fn_ctx {
 	uint32_t *xcount; /* counting sort of xrecs by actor */
 	size_t xcount_cap;
 	struct fx_work fxw;
+	struct store_str *fxsess; /* per event: its session (samples) */
+	struct store_str *asess;  /* session funnels: actor → session */
+	size_t asess_cap;
+	/* samples, time to convert, trend (fn_ext_actor), merged by fn_result */
+	struct fn_sample *smp; /* [(kind * k + step) * nsamp + i] */
+	size_t smp_cap;
+	uint32_t nsmp[2][Q_MAX_STEPS];
+	int64_t *ttc;
+	size_t nttc, ttc_cap;
+	struct fn_trec *trec;
+	size_t ntrec, trec_cap;
 };
 
 /* ---- funnel_scan.c ------------------------------------------------------ */

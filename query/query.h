@@ -97,6 +97,25 @@ struct q_funnel_req {
 	enum q_same same;
 	struct store_str same_prop; /* the key of "props.KEY" for Q_SAME_PROP */
 	enum q_count count;
+	unsigned samples;		 /* 0..Q_MAX_SAMPLES actors per step and kind */
+	unsigned ttc_from, ttc_to;	 /* time to convert from step ttc_from to ttc_to (1-based); 0: none */
+	unsigned ttc_bins;		 /* histogram bins, 1..Q_MAX_TTC_BINS */
+	int64_t trend_ms;		 /* conversion per interval of step-1 time; 0: none */
+};
+#define Q_MAX_SAMPLES	100
+#define Q_MAX_TTC_BINS	100
+#define Q_MAX_TREND	10000 /* intervals in a trend reply */
+
+/* A drop-off pointer: an actor's session and the time of its last matched
+ * step, for a replay link. */
+struct q_sample {
+	struct store_str session; /* owned by the result */
+	int64_t ts;
+};
+
+struct q_ttc_bin {
+	int64_t from_ms, to_ms; /* [from, to); the last bin includes its to */
+	uint64_t count;
 };
 
 struct q_step_stat {
@@ -114,6 +133,12 @@ struct q_funnel_group {
 	struct q_step_stat steps[Q_MAX_STEPS];
 };
 
+struct q_trend_point {
+	int64_t start;	/* interval start (ms) */
+	int incomplete; /* the window of an actor entering at its end has not closed yet */
+	struct q_step_stat steps[Q_MAX_STEPS]; /* medians not computed: -1 */
+};
+
 struct q_funnel_res {
 	unsigned nsteps;
 	struct q_step_stat steps[Q_MAX_STEPS];
@@ -122,7 +147,21 @@ struct q_funnel_res {
 	double took_ms;
 	struct q_funnel_group *groups; /* breakdown: top Q_BREAKDOWN_TOP by step-1 count, then "other" */
 	size_t ngroups;
+	/* with req.samples: [step][0] actors that reached the step (latest first),
+	 * [step][1] actors that stopped just before it */
+	struct q_sample *samples[Q_MAX_STEPS][2];
+	size_t nsamples[Q_MAX_STEPS][2];
+	/* with req.ttc_to: time from step ttc_from to ttc_to over those reaching it */
+	uint64_t ttc_count;
+	double ttc_avg_ms;
+	int64_t ttc_median_ms, ttc_p90_ms; /* -1 when ttc_count is 0 */
+	struct q_ttc_bin *ttc_bins;
+	size_t ttc_nbins;
+	/* with req.trend_ms: one point per interval holding actors' step 1 */
+	struct q_trend_point *trend;
+	size_t ntrend;
 	void *mem;                   /* private */
+	char *xmem;                  /* private: sample session bytes */
 };
 
 /*

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "qt_harness.h"
 
@@ -212,6 +213,15 @@ Test(funnel_ext_api, malformed_rules_are_refused_naming_the_field, .init = start
 	    {"{\"steps\":[{\"type\":\"a\"},{\"type\":\"b\",\"after_ms\":6}],\"window_ms\":1,"
 	     "\"order\":\"any\"}",
 	     "order \\\"any\\\" takes no"},
+	    {"{" VCB ",\"window_ms\":1,\"samples\":101}", "samples: must be an integer from 0 to 100"},
+	    {"{" VCB ",\"window_ms\":1,\"time_to_convert\":{\"from\":2,\"to\":2}}",
+	     "time_to_convert: needs"},
+	    {"{" VCB ",\"window_ms\":1,\"time_to_convert\":{\"from\":1,\"to\":4}}",
+	     "time_to_convert.to: step 4 does not exist"},
+	    {"{" VCB ",\"window_ms\":1,\"time_to_convert\":{\"from\":1,\"to\":2,\"bins\":0}}",
+	     "time_to_convert.bins: must be an integer from 1 to 100"},
+	    {"{" VCB ",\"window_ms\":1,\"trend\":\"10ms\"}", "trend: must be an integer >= 1000"},
+	    {"{" VCB ",\"window_ms\":1,\"order\":\"any\",\"samples\":3}", "takes no"},
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		struct qt_resp r;
@@ -224,4 +234,93 @@ Test(funnel_ext_api, malformed_rules_are_refused_naming_the_field, .init = start
 		cr_assert(strstr(r.body, bad[i].msg), "%s: %s", bad[i].body, r.body);
 		qt_resp_free(&r);
 	}
+}
+
+Test(funnel_ext_api, samples_point_at_converted_and_dropped_sessions, .init = start, .fini = stop)
+{
+	static const char body[] = "{" VCB ",\"window_ms\":3600000,\"samples\":2}";
+	struct qt_resp r;
+	struct qt_json j;
+	char s[64];
+
+	cr_assert_eq(qt_http(L.port, "POST", "/v1/funnel", NULL, body, strlen(body), &r), 0);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	cr_assert_eq(qt_json_parse(&j, r.body, r.len), 0);
+	int steps = qt_jget(&j, 0, "steps");
+	/* step 1 converted: the latest view of each counted chain: e@20000,
+	 * c@7000 (then a, b @1000, cut by samples: 2) */
+	int conv = qt_jget(&j, qt_jget(&j, qt_jat(&j, steps, 0), "samples"), "converted");
+	cr_assert_eq(qt_jlen(&j, conv), 2, "%s", r.body);
+	cr_assert_str_eq(qt_jstr(&j, qt_jget(&j, qt_jat(&j, conv, 0), "session"), s, sizeof s), "e");
+	cr_assert_eq(qt_jint(&j, qt_jget(&j, qt_jat(&j, conv, 0), "ts")), 20000);
+	cr_assert_str_eq(qt_jstr(&j, qt_jget(&j, qt_jat(&j, conv, 0), "replay"), s, sizeof s),
+			 "/replay/e?t=20000");
+	cr_assert_str_eq(qt_jstr(&j, qt_jget(&j, qt_jat(&j, conv, 1), "session"), s, sizeof s), "c");
+	/* step 2: converted a (cart@2000), b (cart@1500); dropped there: c and
+	 * e, at their step-1 events */
+	int st2 = qt_jget(&j, qt_jat(&j, steps, 1), "samples");
+	conv = qt_jget(&j, st2, "converted");
+	int drop = qt_jget(&j, st2, "dropped");
+	cr_assert_str_eq(qt_jstr(&j, qt_jget(&j, qt_jat(&j, conv, 0), "session"), s, sizeof s), "a");
+	cr_assert_eq(qt_jint(&j, qt_jget(&j, qt_jat(&j, conv, 0), "ts")), 2000);
+	cr_assert_str_eq(qt_jstr(&j, qt_jget(&j, qt_jat(&j, conv, 1), "session"), s, sizeof s), "b");
+	cr_assert_eq(qt_jlen(&j, drop), 2);
+	cr_assert_str_eq(qt_jstr(&j, qt_jget(&j, qt_jat(&j, drop, 0), "session"), s, sizeof s), "e");
+	cr_assert_str_eq(qt_jstr(&j, qt_jget(&j, qt_jat(&j, drop, 1), "session"), s, sizeof s), "c");
+	cr_assert_eq(qt_jint(&j, qt_jget(&j, qt_jat(&j, drop, 1), "ts")), 7000);
+	/* the last step drops nobody after it; step 1 has no "before" */
+	cr_assert_eq(qt_jlen(&j, qt_jget(&j, qt_jget(&j, qt_jat(&j, steps, 0), "samples"), "dropped")),
+		     0);
+	/* and the counts are those of the plain funnel */
+	cr_assert_eq(qt_jint(&j, qt_jget(&j, qt_jat(&j, steps, 2), "count")), 2);
+	qt_json_free(&j);
+	qt_resp_free(&r);
+}
+
+Test(funnel_ext_api, time_to_convert_and_trend, .init = start, .fini = stop)
+{
+	static const char body[] = "{" VCB ",\"window_ms\":3600000,"
+				   "\"time_to_convert\":{\"from\":1,\"to\":3,\"bins\":4},\"trend\":\"2s\"}";
+	struct qt_resp r;
+
+	cr_assert_eq(qt_http(L.port, "POST", "/v1/funnel", NULL, body, strlen(body), &r), 0);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	/* view -> buy: a 2000 ms, b 600 ms: average 1300, lower median 600,
+	 * p90 (nearest rank) 2000; 4 bins of (2000 - 600) / 4 + 1 = 351 ms */
+	cr_assert(strstr(r.body, "\"time_to_convert\":{\"from\":1,\"to\":3,\"actors\":2,"
+				 "\"average_ms\":1300.0,\"median_ms\":600,\"p90_ms\":2000,\"bins\":["
+				 "{\"from_ms\":600,\"to_ms\":951,\"count\":1},"
+				 "{\"from_ms\":951,\"to_ms\":1302,\"count\":0},"
+				 "{\"from_ms\":1302,\"to_ms\":1653,\"count\":0},"
+				 "{\"from_ms\":1653,\"to_ms\":2004,\"count\":1}]}"),
+		  "%s", r.body);
+	/* trend by the counted chain's step-1 time: a, b @1000 -> [0, 2000),
+	 * both converted; c @7000 -> 6000; e's latest view @20000 -> 20000;
+	 * all long closed (the store's times are in 1970) */
+	cr_assert(strstr(r.body, "\"trend\":[{\"start\":0,\"incomplete\":false,\"steps\":[{\"count\":2,"),
+		  "%s", r.body);
+	cr_assert(strstr(r.body, "{\"start\":6000,\"incomplete\":false,\"steps\":[{\"count\":1,"),
+		  "%s", r.body);
+	cr_assert(strstr(r.body, "{\"start\":20000,\"incomplete\":false,\"steps\":[{\"count\":1,"),
+		  "%s", r.body);
+	qt_resp_free(&r);
+}
+
+Test(funnel_ext_api, a_trend_interval_still_open_is_incomplete, .init = start, .fini = stop)
+{
+	struct timespec t;
+	char body[256];
+	struct qt_resp r;
+
+	clock_gettime(CLOCK_REALTIME, &t);
+	long long now = (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+	add(now - 5000, "live", "", "view", "/", "", "");
+	snprintf(body, sizeof body,
+		 "{\"steps\":[{\"type\":\"view\"},{\"type\":\"buy\"}],\"window_ms\":\"1h\","
+		 "\"trend\":\"1d\",\"from\":%lld}",
+		 now - 60000);
+	cr_assert_eq(qt_http(L.port, "POST", "/v1/funnel", NULL, body, strlen(body), &r), 0);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	cr_assert(strstr(r.body, "\"incomplete\":true"), "%s", r.body);
+	qt_resp_free(&r);
 }
