@@ -360,7 +360,7 @@ static void verify_big_dict(struct store *s, const char *stage)
 	store_snap_release(snap);
 }
 
-Test(roundtrip, dictionary_beyond_16_bit_ids_seals_and_reads_back, .timeout = 120)
+Test(roundtrip, dictionary_beyond_16_bit_ids_seals_and_reads_back)
 {
 	char dir[256], url[48], target[24];
 	struct store_opts o = {
