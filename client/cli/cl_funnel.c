@@ -39,6 +39,7 @@ enum vkind {
 	V_TIME,	    /* cl_parse_time() → integer ms */
 	V_JSON,	    /* JSON text, checked and passed as it is */
 	V_BETWEEN,  /* "I-J" → [I,J] (an exclusion's steps) */
+	V_TTC,	    /* "I-J" or "I-J/BINS" → {"from":I,"to":J,"bins":BINS} */
 };
 
 /* A key inside --step or --exclude. */
@@ -84,6 +85,12 @@ static const struct fkey fkeys[] = {
      "hold url, target, user or props.KEY constant over a chain"},
     {"count", "actors|entries", "count", V_STRING,
      "entries: an actor enters again after converting or timing out (default actors)"},
+    {"samples", "N", "samples", V_JSON,
+     "up to N sessions per step that converted and that dropped there, with replay links"},
+    {"time-to-convert", "I-J[/BINS]", "time_to_convert", V_TTC,
+     "time from step I to step J: histogram (10 bins) with average, median, p90"},
+    {"trend", "DURATION", "trend", V_DURATION,
+     "conversion per interval (1d, 1h...) of the actors' step-1 time"},
 };
 #define NFKEYS (sizeof fkeys / sizeof fkeys[0])
 
@@ -166,6 +173,24 @@ static int put_value(struct cl_buf *b, enum vkind k, const char *v, struct cl_bu
 			return ERR_INVALID;
 		}
 		return cl_buf_printf(b, "[%ld,%ld]", lo, hi);
+	}
+	case V_TTC: {
+		char *end;
+		long lo = strtol(v, &end, 10), hi = 0, bins = 10;
+		int ok = end != v && *end == '-';
+		if (ok) {
+			hi = strtol(end + 1, &end, 10);
+			if (*end == '/')
+				bins = strtol(end + 1, &end, 10);
+			ok = !*end && lo >= 1 && hi > lo && bins >= 1 && bins <= 100;
+		}
+		if (!ok) {
+			cl_buf_printf(err, "\"%s\" is not I-J or I-J/BINS (steps from 1, I < J, "
+					   "1 to 100 bins)",
+				      v);
+			return ERR_INVALID;
+		}
+		return cl_buf_printf(b, "{\"from\":%ld,\"to\":%ld,\"bins\":%ld}", lo, hi, bins);
 	}
 	}
 	return ERR_INVALID;
@@ -490,6 +515,96 @@ static void print_breakdown(struct funnel *f, const struct cl_json *j, int arr, 
 }
 
 /* Prints the reply r as text.  Returns the exit status. */
+/* One line of samples: "  converted  a 14:03:05.120  <query-url>/replay/a?t=..." */
+static void print_sample_list(struct funnel *f, const struct cl_json *j, int arr, const char *what)
+{
+	for (int i = cl_json_first(j, arr); i >= 0; i = cl_json_next(j, arr, i)) {
+		char sess[160], link[600], when[48];
+		int64_t ts = 0;
+		cl_json_text(j, cl_json_get(j, i, "session"), sess, sizeof sess);
+		cl_json_text(j, cl_json_get(j, i, "replay"), link, sizeof link);
+		cl_json_int(j, cl_json_get(j, i, "ts"), &ts);
+		fprintf(f->cx->out, "    %-9s  %-24s  %s  %s%s\n", what, sess,
+			cl_fmt_time(when, sizeof when, ts, 1), f->cx->query_url, link);
+	}
+}
+
+static void print_samples(struct funnel *f, const struct cl_json *j, int steps)
+{
+	int k = 0;
+	for (int i = cl_json_first(j, steps); i >= 0; i = cl_json_next(j, steps, i), k++) {
+		int sm = cl_json_get(j, i, "samples");
+		if (!cl_json_is(j, sm, JSON_OBJECT))
+			continue;
+		fprintf(f->cx->out, "%sstep %d samples:\n", k ? "" : "\n", k + 1);
+		print_sample_list(f, j, cl_json_get(j, sm, "converted"), "converted");
+		print_sample_list(f, j, cl_json_get(j, sm, "dropped"), "dropped");
+	}
+}
+
+static void print_ttc(struct funnel *f, const struct cl_json *j, int t)
+{
+	int64_t from = 0, to = 0, n = 0, med = -1, p90 = -1, most = 0;
+	char a[32], b[32], c[32], bar[256];
+	int bins = cl_json_get(j, t, "bins");
+
+	cl_json_int(j, cl_json_get(j, t, "from"), &from);
+	cl_json_int(j, cl_json_get(j, t, "to"), &to);
+	cl_json_int(j, cl_json_get(j, t, "actors"), &n);
+	cl_json_int(j, cl_json_get(j, t, "median_ms"), &med);
+	cl_json_int(j, cl_json_get(j, t, "p90_ms"), &p90);
+	fprintf(f->cx->out, "\ntime to convert, step %lld to %lld: %lld converted", (long long)from,
+		(long long)to, (long long)n);
+	if (n > 0)
+		fprintf(f->cx->out, ", average %s, median %s, p90 %s",
+			cl_fmt_dur(a, sizeof a, (int64_t)cl_json_num(j, cl_json_get(j, t, "average_ms"), 0)),
+			cl_fmt_dur(b, sizeof b, med), cl_fmt_dur(c, sizeof c, p90));
+	fputc('\n', f->cx->out);
+	for (int i = cl_json_first(j, bins); i >= 0; i = cl_json_next(j, bins, i)) {
+		int64_t k = 0;
+		cl_json_int(j, cl_json_get(j, i, "count"), &k);
+		most = k > most ? k : most;
+	}
+	for (int i = cl_json_first(j, bins); i >= 0; i = cl_json_next(j, bins, i)) {
+		int64_t lo = 0, hi = 0, k = 0;
+		cl_json_int(j, cl_json_get(j, i, "from_ms"), &lo);
+		cl_json_int(j, cl_json_get(j, i, "to_ms"), &hi);
+		cl_json_int(j, cl_json_get(j, i, "count"), &k);
+		fprintf(f->cx->out, "  %9s - %-9s %8lld  %s\n", cl_fmt_dur(a, sizeof a, lo),
+			cl_fmt_dur(b, sizeof b, hi), (long long)k,
+			cl_bar(bar, sizeof bar, most ? (double)k / (double)most : 0, BAR_WIDTH,
+			       f->cx->utf8));
+	}
+}
+
+static void print_trend(struct funnel *f, const struct cl_json *j, int arr)
+{
+	char when[48], p[16], bar[256];
+
+	fprintf(f->cx->out, "\ntrend (interval start, step 1, last step, conversion):\n");
+	for (int i = cl_json_first(j, arr); i >= 0; i = cl_json_next(j, arr, i)) {
+		int64_t start = 0, first = 0, last = 0;
+		int st = cl_json_get(j, i, "steps");
+		for (int s = cl_json_first(j, st); s >= 0; s = cl_json_next(j, st, s)) {
+			int64_t c = 0;
+			cl_json_int(j, cl_json_get(j, s, "count"), &c);
+			if (s == cl_json_first(j, st))
+				first = c;
+			last = c;
+		}
+		cl_json_int(j, cl_json_get(j, i, "start"), &start);
+		fprintf(f->cx->out, "  %s  %8lld  %8lld  %7s  %s%s\n",
+			cl_fmt_time(when, sizeof when, start, 0), (long long)first, (long long)last,
+			pct(p, sizeof p, first ? (double)last / (double)first : 0),
+			cl_bar(bar, sizeof bar, first ? (double)last / (double)first : 0, 20,
+			       f->cx->utf8),
+			cl_json_get(j, i, "incomplete") >= 0 &&
+				cl_json_is(j, cl_json_get(j, i, "incomplete"), JSON_TRUE)
+			    ? "  (incomplete)"
+			    : "");
+	}
+}
+
 static int print_funnel(struct funnel *f, const struct cl_resp *r)
 {
 	struct cl_json j;
@@ -518,6 +633,12 @@ static int print_funnel(struct funnel *f, const struct cl_resp *r)
 	bd = cl_json_get(&j, 0, "breakdown");
 	if (cl_json_is(&j, bd, JSON_ARRAY) && fval(f, "breakdown"))
 		print_breakdown(f, &j, bd, fval(f, "breakdown"));
+	if (fval(f, "samples"))
+		print_samples(f, &j, steps);
+	if (cl_json_is(&j, cl_json_get(&j, 0, "time_to_convert"), JSON_OBJECT))
+		print_ttc(f, &j, cl_json_get(&j, 0, "time_to_convert"));
+	if (cl_json_is(&j, cl_json_get(&j, 0, "trend"), JSON_ARRAY))
+		print_trend(f, &j, cl_json_get(&j, 0, "trend"));
 	cl_json_free(&j);
 	return fflush(f->cx->out) == 0 ? CL_EXIT_OK
 				       : cl_fail(f->cx, CL_EXIT_REFUSED, "cannot write the output");

@@ -54,9 +54,10 @@ static void load_events(void)
 /* The "count" values of the steps of a --json funnel reply, space-separated. */
 static void counts_of(const char *json, char *out, size_t cap)
 {
+	const char *end = strstr(json, "],\"actors\":"); /* the top-level steps only */
 	size_t o = 0;
 	out[0] = '\0';
-	for (const char *p = json; (p = strstr(p, "{\"count\":")); p += 9)
+	for (const char *p = json; (p = strstr(p, "{\"count\":")) && (!end || p < end); p += 9)
 		o += (size_t)snprintf(out + o, cap - o, "%s%ld", o ? " " : "", strtol(p + 9, NULL, 10));
 }
 
@@ -105,4 +106,31 @@ Test(cli_funnel_ext, bad_new_flags_are_usage_errors_or_server_refusals, .init = 
 	want_fail(&r, 1, "the first step has no previous step");
 	SPOOR(&r, "funnel", "--step", "view", "--window", "1h", "--order", "sideways");
 	want_fail(&r, 1, "order: must be");
+}
+
+Test(cli_funnel_ext, samples_time_to_convert_and_trend_are_printed, .init = start, .fini = stop)
+{
+	struct run r;
+	char link[160];
+
+	load_events();
+	SPOOR(&r, "funnel", "--step", "view", "--step", "cart", "--step", "buy", "--window", "1h",
+	      "--samples", "2", "--time-to-convert", "1-3/4", "--trend", "2s");
+	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	/* a: view -> buy 2000 ms, b: 600 ms */
+	cr_assert(strstr(r.out, "time to convert, step 1 to 3: 2 converted, average 1.3s, median "
+				"600ms, p90 2s"),
+		  "%s", r.out);
+	/* step 2 dropped: e's latest view @20000 and c's view @7000, with links
+	 * on the query URL the CLI was given */
+	snprintf(link, sizeof link, "http://127.0.0.1:%d/replay/c?t=7000", S.qport);
+	cr_assert(strstr(r.out, link), "%s", r.out);
+	cr_assert(strstr(r.out, "step 2 samples:"), "%s", r.out);
+	cr_assert(strstr(r.out, "trend (interval start"), "%s", r.out);
+	run_free(&r);
+	EXPECT("4 2 2", "--step", "view", "--step", "cart", "--step", "buy", "--window", "1h",
+	       "--samples", "1", "--trend", "1d");
+	SPOOR(&r, "funnel", "--step", "view", "--step", "buy", "--window", "1h", "--time-to-convert",
+	      "2-1");
+	want_fail(&r, 2, "is not I-J or I-J/BINS");
 }
