@@ -164,16 +164,25 @@ static void walk_chain(const struct fx_spec *sp, const struct fx_ev *ev, size_t 
 {
 	uint8_t *ok = w->ok;
 
-	/* reach: event i can be step s of a chain from f (window from f) */
+	/* reach: event i can be step s of a chain from f (window from f).  The
+	 * scans stop where fill_best's do: past the within bound, past an
+	 * event that is not the next one (strict). */
 	memset(ok, 0, (size_t)L * n);
 	ok[f] = 1;
 	for (unsigned s = 1; s < L; s++)
 		for (size_t i = f + 1; i < n && ev[i].ts - ev[f].ts <= sp->window; i++) {
 			if (!ev_ok(sp, &ev[i], s))
 				continue;
-			for (size_t j = f; j < i && !ok[(size_t)s * n + i]; j++)
-				if (ok[(size_t)(s - 1) * n + j] && gap_ok(sp, ev, w, n, j, i, s))
+			for (size_t j = i; j-- > f;) {
+				int64_t d = ev[i].ts - ev[j].ts;
+				if ((sp->within[s] >= 0 && d > sp->within[s]) ||
+				    (sp->order == Q_ORDER_STRICT && ev[j].pos + 1 < ev[i].pos))
+					break;
+				if (ok[(size_t)(s - 1) * n + j] && gap_ok(sp, ev, w, n, j, i, s)) {
 					ok[(size_t)s * n + i] = 1;
+					break;
+				}
+			}
 		}
 	/* ok: reachable and completable to step L (backwards) */
 	for (unsigned s = L - 1; s-- > 0;)
@@ -182,8 +191,13 @@ static void walk_chain(const struct fx_spec *sp, const struct fx_ev *ev, size_t 
 			if (!ok[(size_t)s * n + j])
 				continue;
 			for (size_t i = j + 1; i < n && ev[i].ts - ev[f].ts <= sp->window && !any;
-			     i++)
+			     i++) {
+				int64_t d = ev[i].ts - ev[j].ts;
+				if ((sp->within[s + 1] >= 0 && d > sp->within[s + 1]) ||
+				    (sp->order == Q_ORDER_STRICT && ev[i].pos > ev[j].pos + 1))
+					break;
 				any = ok[(size_t)(s + 1) * n + i] && gap_ok(sp, ev, w, n, j, i, s + 1);
+			}
 			ok[(size_t)s * n + j] = (uint8_t)any;
 		}
 	chain[0] = (uint32_t)f;
