@@ -293,3 +293,230 @@ test('with --query-token the pages ask for the token and work with #token=', asy
     assert.equal(await st.stop(), 0);
   }
 });
+
+// ---- the funnel form's "More options" ---------------------------------------
+//
+// Shop sessions, [ms after the session's start, type, props?]; session m-i
+// starts 10 s after m-(i-1).  Steps view -> cart -> buy.
+const SHOP = [
+  [[0, 'view'], [1000, 'cart'], [4000, 'buy']],
+  [[0, 'view'], [1000, 'help'], [2000, 'cart'], [3000, 'buy']],
+  [[0, 'view'], [1000, 'cart', { promo: true }], [2000, 'buy']],
+  [[0, 'view'], [1000, 'cart']],
+  [[0, 'cart'], [1000, 'buy']],
+  [[0, 'view'], [1000, 'cart', { promo: true }], [2000, 'view'], [3000, 'cart'], [4000, 'buy']],
+  [[0, 'view']],
+];
+const SHOP_T = T0 + 100000;
+const shopSid = (i) => `m-${i + 1}`;
+const shopTs = (i, k) => SHOP_T + 10000 * i + SHOP[i][k][0];
+function shopEvents() {
+  const out = [];
+  SHOP.forEach((evs, i) => evs.forEach(([dt, type, props], k) => {
+    const e = { session: shopSid(i), ts: shopTs(i, k), type };
+    if (props) e.props = props;
+    out.push(e);
+  }));
+  return out;
+}
+let shopPosted = false;
+async function postShop() {
+  if (!shopPosted) await post(s, shopEvents());
+  shopPosted = true;
+}
+
+// Fills the step rows with `types` (adding or removing rows as needed).
+async function fillSteps(page, types) {
+  const steps = page.locator('#steps .step');
+  while ((await steps.count()) < types.length) await page.click('#add-step');
+  while ((await steps.count()) > types.length) await steps.last().locator('.step-remove').click();
+  for (let k = 0; k < types.length; k++) await steps.nth(k).locator('.step-type').fill(types[k]);
+}
+
+// Clicks Run; resolves to [the JSON body the page posted, the bar counts].
+async function runFunnel(page) {
+  const reqP = page.waitForRequest((r) => r.url().endsWith('/v1/funnel'), { timeout: 15000 });
+  await page.click('#run');
+  const req = await reqP;
+  assert.ok(await waitFor(async () => (await page.getAttribute('#funnel-result', 'data-state')) !== 'running'));
+  assert.equal(await page.getAttribute('#funnel-result', 'data-state'), 'done',
+    `funnel: ${await page.textContent('#funnel-error')}`);
+  const counts = await page.locator('#funnel-result .bar-row .bar-count').allTextContents();
+  return [JSON.parse(req.postData()), counts.map(Number)];
+}
+
+async function openHome(page) {
+  await page.goto(`${s.query}/`);
+  await waitState(page, 'ready');
+}
+
+test('More options: strict order and an exclusion, then a per-step window, change the bars', async () => {
+  await postShop();
+  const page = await browser.newPage({ viewport: { width: 1300, height: 1000 } });
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await openHome(page);
+  await fillSteps(page, ['view', 'cart', 'buy']);
+  await page.fill('#window', '1h');
+  // Closed, the part hides the step timing; opened, steps 2 and 3 show it.
+  assert.equal(await page.locator('#steps .step-within:visible').count(), 0);
+  await page.click('#more summary');
+  assert.equal(await page.locator('#steps .step-within:visible').count(), 2);
+  assert.equal(await page.locator('#steps .step').first().locator('.step-within').isDisabled(), true);
+
+  await page.selectOption('#order', 'strict');
+  await page.click('#add-exclude');
+  const ex = page.locator('#excludes .excl');
+  await ex.locator('.excl-type').fill('cart');
+  await ex.locator('.excl-props').fill('{"promo":true}');
+  await ex.locator('.excl-i').fill('1');
+  await ex.locator('.excl-j').fill('3');
+  assert.equal(await page.textContent('#more-count'), '2 set');
+
+  // By hand, strict: m-2's help follows its view, so it stays at step 1; the
+  // promo cart lies between m-3's view and buy (m-3: step 2); m-6's second
+  // view starts a clean chain; m-5 has no view; m-7 only a view.
+  const [body, counts] = await runFunnel(page);
+  assert.deepEqual(body, {
+    steps: [{ type: 'view' }, { type: 'cart' }, { type: 'buy' }], window_ms: '1h', by: 'session',
+    order: 'strict', exclude: [{ type: 'cart', props: { promo: true }, between: [1, 3] }],
+  });
+  assert.deepEqual(counts, [6, 4, 2]); // step 1: all but m-5; 2: m-1, m-3, m-4, m-6; 3: m-1, m-6
+  assert.equal(await page.locator('#funnel-result .bar-row').nth(2).locator('.bar-pct').textContent(), '33.3%');
+  assert.match(await page.textContent('#funnel-result .summary'), /7 sessions matched a step.*strict order.*1 exclusion/);
+  await page.screenshot({ path: join(ARTIFACTS, 'home-funnel-options.png'), fullPage: true });
+
+  // Ordered, no exclusion, buy within 2 s of the cart: m-1's buy came 3 s
+  // after its cart, so only m-2, m-3 and m-6 reach step 3.
+  await page.selectOption('#order', 'ordered');
+  await ex.locator('.excl-remove').click();
+  await page.locator('#steps .step').nth(2).locator('.step-within').fill('2s');
+  assert.equal(await page.textContent('#more-count'), '1 set');
+  // Closed, the part still shows the step whose timing is set.
+  await page.click('#more summary');
+  assert.equal(await page.locator('#steps .step-within:visible').count(), 1);
+  const [body2, counts2] = await runFunnel(page);
+  assert.deepEqual(body2.steps, [{ type: 'view' }, { type: 'cart' }, { type: 'buy', within_ms: '2s' }]);
+  assert.equal(body2.order, undefined);
+  assert.equal(body2.exclude, undefined);
+  assert.deepEqual(counts2, [6, 5, 3]);
+  assert.match(await page.locator('#funnel-result .bar-label').nth(2).textContent(), /within 2s/);
+
+  // A server error names the field; the form keeps its values.
+  await page.locator('#steps .step').nth(2).locator('.step-after').fill('5s');
+  await page.click('#run');
+  assert.ok(await waitFor(async () => (await page.getAttribute('#funnel-result', 'data-state')) === 'error'));
+  assert.match(await page.textContent('#funnel-error'), /steps\[2\]\.after_ms: must not exceed within_ms/);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+// The sample links of the result: {kind: [[step, session, ts], ...]}, sorted.
+async function sampleLinks(page) {
+  const links = await page.locator('#funnel-result .bar-row').evaluateAll((rows) => rows.flatMap((r) =>
+    Array.from(r.querySelectorAll('a.sample-link')).map((a) =>
+      [a.dataset.kind, Number(r.dataset.step), a.dataset.session, Number(a.dataset.ts), a.getAttribute('href')])));
+  const out = { converted: [], dropped: [] };
+  for (const [kind, step, sid, ts, href] of links) {
+    assert.equal(href, `/replay/${encodeURIComponent(sid)}?t=${ts}`);
+    out[kind].push([step, sid, ts]);
+  }
+  out.converted.sort();
+  out.dropped.sort();
+  return out;
+}
+
+test('samples link to the replay at the step\'s event; time to convert is drawn as a histogram', async () => {
+  await postShop();
+  const page = await browser.newPage({ viewport: { width: 1300, height: 1100 } });
+  await openHome(page);
+  await fillSteps(page, ['view', 'cart', 'buy']);
+  await page.fill('#window', '1h');
+  await page.click('#more summary');
+  await page.fill('#samples', '10');
+  await page.check('#ttc-on');
+  await page.fill('#ttc-bins', '4');
+  const [body, counts] = await runFunnel(page);
+  assert.deepEqual(body.samples, 10);
+  assert.deepEqual(body.time_to_convert, { from: 1, to: 3, bins: 4 });
+  assert.deepEqual(counts, [6, 5, 4]);
+
+  // By hand, the counted chains (latest start, then earliest steps), as
+  // [session index, event index] per step: m-6's starts at its second view.
+  const chain = { 0: [0, 1, 2], 1: [0, 2, 3], 2: [0, 1, 2], 3: [0, 1], 5: [2, 3, 4], 6: [0] };
+  const want = { converted: [], dropped: [] };
+  for (const [i, ks] of Object.entries(chain)) {
+    ks.forEach((k, step) => want.converted.push([step + 1, shopSid(+i), shopTs(+i, k)]));
+    // Stopped before step ks.length + 1: the time of its last step.
+    if (ks.length < 3) want.dropped.push([ks.length + 1, shopSid(+i), shopTs(+i, ks[ks.length - 1])]);
+  }
+  want.converted.sort();
+  want.dropped.sort();
+  assert.deepEqual(await sampleLinks(page), want);
+
+  // Time from view to buy, by hand: m-1 4 s, m-2 3 s, m-3 2 s, m-6 2 s.
+  // Four equal bins from the least, each (4000 - 2000) / 4 + 1 ms wide.
+  const w = Math.floor((4000 - 2000) / 4) + 1;
+  const wantBins = [2, 1, 0, 1].map((c, b) => [2000 + b * w, 2000 + (b + 1) * w, c]);
+  const bins = page.locator('#ttc .ttc-bin');
+  assert.deepEqual(await bins.evaluateAll((bs) => bs.map((b) => [+b.dataset.fromMs, +b.dataset.toMs, +b.dataset.count])), wantBins);
+  assert.deepEqual(await bins.locator('.ttc-count').allTextContents(), ['2', '1', '', '1']);
+  const heights = await bins.evaluateAll((bs) => bs.map((b) =>
+    b.querySelector('.ttc-bar').getBoundingClientRect().height / b.querySelector('.ttc-well').getBoundingClientRect().height));
+  wantBins.forEach(([, , c], b) => assert.ok(Math.abs(heights[b] - c / 2) < 0.02, `bin ${b} is ${heights[b]} high`));
+  assert.match(await page.textContent('#ttc-stats'), /^4 converted · average 2\.\d s · median 2\.0 s · p90 4\.0 s$/);
+  await page.screenshot({ path: join(ARTIFACTS, 'home-funnel-samples.png'), fullPage: true });
+
+  // m-6's step-2 sample opens its replay at its second cart, not its first.
+  const link = page.locator('#funnel-result .bar-row[data-step="2"] a.sample-link[data-kind=converted][data-session="m-6"]');
+  await link.click();
+  await waitState(page, 'ready');
+  assert.equal(await page.textContent('#session-id'), 'm-6');
+  assert.equal(new URL(page.url()).search, `?t=${shopTs(5, 3)}`);
+  assert.equal(await page.getAttribute('#timeline li.row.current', 'data-index'), '3');
+  assert.equal(await page.textContent('#timeline li.row.current .row-type'), 'cart');
+  await page.close();
+});
+
+test('trend: conversion per day of the step-1 event, the current day marked incomplete', async () => {
+  const DAY = 86400000;
+  const now = Date.now();
+  const today = Math.floor(now / DAY) * DAY;
+  // [land ts, pays 1 s later?]: three days ago 2 of 2 pay; two days ago 2
+  // of 4, one of them landing 0.5 s before midnight (its day is that of its
+  // land); none yesterday; today 1 of 2.
+  const lands = [
+    [today - 3 * DAY + 3600000, true], [today - 3 * DAY + 7200000, true],
+    [today - 2 * DAY + 3600000, true], [today - 2 * DAY + 7200000, false],
+    [today - 2 * DAY + 9000000, false], [today - DAY - 500, true],
+    [Math.max(today, now - 120000), true], [Math.max(today + 1, now - 60000), false],
+  ];
+  const evs = [];
+  lands.forEach(([ts, pays], i) => {
+    evs.push({ session: `t-${i}`, type: 'land', ts });
+    if (pays) evs.push({ session: `t-${i}`, type: 'pay', ts: ts + 1000 });
+  });
+  await post(s, evs);
+  const wantRows = [[today - 3 * DAY, 2, 2], [today - 2 * DAY, 4, 2], [today, 2, 1]];
+
+  const page = await browser.newPage({ viewport: { width: 1300, height: 1000 } });
+  await openHome(page);
+  await fillSteps(page, ['land', 'pay']);
+  await page.fill('#window', '1h');
+  await page.click('#more summary');
+  await page.fill('#trend-interval', '1d');
+  const [body, counts] = await runFunnel(page);
+  assert.equal(body.trend, '1d');
+  assert.deepEqual(counts, [8, 5]);
+  const rows = page.locator('#trend tbody tr');
+  const got = await rows.evaluateAll((rs) => rs.map((r) => [+r.dataset.start, +r.cells[1].textContent, +r.cells[2].textContent,
+    r.querySelector('.trend-conv').textContent, r.dataset.incomplete]));
+  // Incomplete: an actor entering at the interval's end may still convert.
+  assert.deepEqual(got, wantRows.map(([st, a, b]) =>
+    [st, a, b, `${(100 * b / a).toFixed(1)}%`, String(st + DAY + 3600000 > now)]));
+  assert.equal(got[got.length - 1][4], 'true');
+  assert.equal(await rows.nth(0).locator('td').first().textContent(), new Date(wantRows[0][0]).toISOString().slice(0, 10));
+  assert.match(await rows.last().textContent(), /incomplete/);
+  await page.screenshot({ path: join(ARTIFACTS, 'home-funnel-trend.png'), fullPage: true });
+  await page.close();
+});
