@@ -325,11 +325,12 @@ static int merge_samples(const struct fn_query *q, struct q_funnel_res *out)
 	for (int kd = 0; kd < 2; kd++)
 		for (unsigned s = 0; s < q->k; s++) {
 			size_t n = 0;
-			for (const struct fn_ctx *c = q->all; c; c = c->all_next) {
-				memcpy(tmp + n, c->smp + ((size_t)kd * q->k + s) * q->nsamp,
-				       c->nsmp[kd][s] * sizeof *tmp);
-				n += c->nsmp[kd][s];
-			}
+			for (const struct fn_ctx *c = q->all; c; c = c->all_next)
+				if (c->nsmp[kd][s]) {
+					memcpy(tmp + n, c->smp + ((size_t)kd * q->k + s) * q->nsamp,
+					       c->nsmp[kd][s] * sizeof *tmp);
+					n += c->nsmp[kd][s];
+				}
 			qsort(tmp, n, sizeof *tmp, sample_cmp);
 			if (n > q->nsamp)
 				n = q->nsamp;
@@ -384,10 +385,11 @@ static int merge_ttc(const struct fn_query *q, struct q_funnel_res *out)
 	if (!(v = malloc(n * sizeof *v)))
 		return -ENOMEM;
 	n = 0;
-	for (const struct fn_ctx *c = q->all; c; c = c->all_next) {
-		memcpy(v + n, c->ttc, c->nttc * sizeof *v);
-		n += c->nttc;
-	}
+	for (const struct fn_ctx *c = q->all; c; c = c->all_next)
+		if (c->nttc) { /* a context that saw no converter may have no array */
+			memcpy(v + n, c->ttc, c->nttc * sizeof *v);
+			n += c->nttc;
+		}
 	qsort(v, n, sizeof *v, i64_cmp);
 	for (size_t i = 0; i < n; i++)
 		sum += (double)v[i];
@@ -439,10 +441,11 @@ static int merge_trend(const struct fn_query *q, struct q_funnel_res *out)
 	if (!(v = malloc(n * sizeof *v)))
 		return -ENOMEM;
 	n = 0;
-	for (const struct fn_ctx *c = q->all; c; c = c->all_next) {
-		memcpy(v + n, c->trec, c->ntrec * sizeof *v);
-		n += c->ntrec;
-	}
+	for (const struct fn_ctx *c = q->all; c; c = c->all_next)
+		if (c->ntrec) {
+			memcpy(v + n, c->trec, c->ntrec * sizeof *v);
+			n += c->ntrec;
+		}
 	qsort(v, n, sizeof *v, trec_cmp);
 	for (size_t i = 0; i < n; i++)
 		np += i == 0 || v[i].start != v[i - 1].start;
