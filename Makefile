@@ -14,7 +14,7 @@ DEPS_BUILD := cmake make gcc pkg-config liburing-dev liblz4-dev libxxhash-dev \
               libmicrohttpd-dev libcriterion-dev libcurl4-openssl-dev
 DEPS_TEST  := clang libclang-rt-14-dev curl
 
-.PHONY: all deps deps-test build run test asan tsan fuzz-build fuzz unit browser bench-storage bench-ingest format clean
+.PHONY: all deps deps-test build run test asan tsan fuzz-build fuzz unit browser bench bench-quick bench-storage bench-ingest format clean
 
 all: build
 
@@ -88,6 +88,17 @@ browser: asan
 # README's test command: fuzzers, the TSan run, every Criterion suite in the
 # ASan+UBSan build, then the browser tests.
 test: fuzz tsan unit browser
+
+# spoor side by side with ClickHouse, PostgreSQL and DuckDB on the same
+# generated data (bench/suite.sh; installs the peers itself with apt-get and
+# npm the first time).  Writes bench/results/<date>-<host>[-quick].{json,md}
+# and the plots (.svg).
+bench: build
+	bench/suite.sh --no-build --build $(BUILD)
+
+# The same in under 3 minutes: 1 M events, 3 runs, a short ingest sweep.
+bench-quick: build
+	bench/suite.sh --quick --no-build --build $(BUILD)
 
 bench-storage: build
 	$(BUILD)/bench/storage_append

@@ -17,6 +17,9 @@
 #   replay  all events of one session ordered by ts, for K random sessions
 #           (default 300): p50 / p99
 # Prints a table with both, their ratio and bytes on disk per event.
+# bench/suite.sh (make bench) does this comparison over HTTP for both, with
+# PostgreSQL and DuckDB too, and writes a report; this script stays for
+# spoor's in-process figures (query_bench) next to ClickHouse's.
 #
 # Caveats of the comparison: the funnel's steps are distinct types, so no
 # event fills two steps; gen timestamps strictly increase within a session,

@@ -1,7 +1,7 @@
 /*
  * gen — a deterministic clickstream generator: NDJSON events on stdout.
  *
- *   gen [--events N] [--seed S] [--start MS] [--days D]
+ *   gen [--events N] [--seed S] [--start MS] [--days D] [--sample K FILE]
  *
  * N events (default 1 M) over D days (default 3) from MS (default
  * 1700000000000, an hour boundary).  The same N, S, MS and D always give the
@@ -18,6 +18,10 @@
  * Each line: {"session","user","type","target"(not on mouse moves),"url",
  * "x","y","ts"(ms),"id"(unique),"props"(on ~30 %, a flat object, last)}.
  * bench/clickhouse.sh relies on props being flat and last on its line.
+ * --sample K FILE writes K session ids (one per line), drawn uniformly from
+ * all sessions by reservoir sampling with a generator of its own, so the
+ * events are the same bytes with or without it (bench/suite.sh replays
+ * these sessions on every system).
  * Prints the count and rate to stderr.
  */
 #include <stdint.h>
@@ -32,13 +36,55 @@
 
 static uint64_t rng;
 
-static uint64_t rnd(void)
+/* splitmix64 step of *state: fast, good enough, fully determined by the seed */
+static uint64_t mix(uint64_t *state)
 {
-	/* splitmix64: fast, good enough, fully determined by the seed */
-	uint64_t z = (rng += 0x9e3779b97f4a7c15ULL);
+	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
 	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
 	return z ^ (z >> 31);
+}
+
+/* The next number of the event stream's generator. */
+static uint64_t rnd(void)
+{
+	return mix(&rng);
+}
+
+/* Reservoir of --sample: k session ids out of the `seen` offered so far,
+ * drawn with its own generator so the event stream does not change. */
+struct sample {
+	uint64_t *ids;
+	size_t k, seen;
+	uint64_t rng;
+};
+
+/* Offers session id `sid` to the reservoir. */
+static void sample_offer(struct sample *sm, uint64_t sid)
+{
+	if (!sm->k)
+		return;
+	if (sm->seen < sm->k)
+		sm->ids[sm->seen] = sid;
+	else {
+		uint64_t j = mix(&sm->rng) % (sm->seen + 1);
+		if (j < sm->k)
+			sm->ids[j] = sid;
+	}
+	sm->seen++;
+}
+
+/* Writes the reservoir to `path`, one session id a line.  Returns 0 or -1. */
+static int sample_write(const struct sample *sm, const char *path)
+{
+	FILE *f = fopen(path, "w");
+	size_t n = sm->seen < sm->k ? sm->seen : sm->k;
+
+	if (!f)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "s%016llx\n", (unsigned long long)sm->ids[i]);
+	return fclose(f) == 0 ? 0 : -1;
 }
 
 static uint32_t below(uint32_t n)
@@ -152,6 +198,8 @@ int main(int argc, char **argv)
 	struct out o;
 	uint8_t kind[160];
 	struct timespec a, b;
+	struct sample sm = {0};
+	const char *sample_path = NULL;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--events") && i + 1 < argc)
@@ -162,9 +210,13 @@ int main(int argc, char **argv)
 			t0 = strtoll(argv[++i], NULL, 10);
 		else if (!strcmp(argv[i], "--days") && i + 1 < argc)
 			days = strtoll(argv[++i], NULL, 10);
-		else {
+		else if (!strcmp(argv[i], "--sample") && i + 2 < argc) {
+			sm.k = strtoull(argv[++i], NULL, 10);
+			sample_path = argv[++i];
+		} else {
 			fprintf(stderr,
-				"usage: %s [--events N] [--seed S] [--start MS] [--days D]\n",
+				"usage: %s [--events N] [--seed S] [--start MS] [--days D] "
+				"[--sample K FILE]\n",
 				argv[0]);
 			return 2;
 		}
@@ -182,6 +234,11 @@ int main(int argc, char **argv)
 			 i * 7);
 	nsess = (size_t)(n / 100 + 2);
 	ss = calloc(nsess, sizeof *ss);
+	sm.rng = seed ^ 0x5a3c1e0f2d4b6987ULL;
+	if (sm.k && !(sm.ids = calloc(sm.k, sizeof *sm.ids))) {
+		fprintf(stderr, "gen: out of memory\n");
+		return 1;
+	}
 	o.buf = malloc(OUTBUF + 4096);
 	o.n = 0;
 	if (!ss || !o.buf) {
@@ -205,6 +262,7 @@ int main(int argc, char **argv)
 
 		if (len > n - done)
 			len = (size_t)(n - done);
+		sample_offer(&sm, sid);
 		plan(kind, len, &pause_at);
 		for (size_t j = 0; j < len; j++) {
 			unsigned k = kind[j];
@@ -270,10 +328,15 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &b);
+	if (sample_path && sample_write(&sm, sample_path) < 0) {
+		perror("gen: --sample");
+		return 1;
+	}
 	double sec = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
 	fprintf(stderr, "gen: %llu events, %zu users, %.3f s, %.2f M events/s\n",
 		(unsigned long long)done, nu, sec, (double)done / sec / 1e6);
 	free(ss);
 	free(o.buf);
+	free(sm.ids);
 	return 0;
 }

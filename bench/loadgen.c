@@ -11,9 +11,16 @@
  * scheduled time, so a stalled server shows up as latency (no coordinated
  * omission); with --rate 0 every connection sends as fast as replies come.
  *
+ * With --file F the bodies are F's own NDJSON lines instead, --batch lines a
+ * request, each batch sent once over all connections, to --path (default
+ * /v1/events): a bulk load of a gen file into spoord, or into another
+ * system with an HTTP insert endpoint (ClickHouse's /?query=INSERT ...
+ * FORMAT JSONEachRow); it stops when the file is sent.
+ *
  * It stops by itself after --duration seconds or --requests replies, then
- * prints requests/s, events/s (from the "accepted" counts of the replies)
- * and latency percentiles; --json prints one JSON object instead.
+ * prints requests/s, events/s (from the "accepted" counts of the replies;
+ * for a 2xx reply without one, the events of the request) and latency
+ * percentiles; --json prints one JSON object instead.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -26,7 +33,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -46,9 +55,23 @@ struct opts {
 	double rate;	    /* requests/s over all connections, 0: as fast as possible */
 	int props_pct;
 	int json;
+	int ndjson; /* generated bodies as NDJSON lines instead of a JSON array */
 	char key[128];
-	char get[256]; /* GET this path instead of posting events */
+	char get[256];	/* GET this path instead of posting events */
+	char file[512]; /* --file: NDJSON lines to send, each once */
+	char path[512]; /* request path of POSTs */
 };
+
+/* --file: the mapped file and where each batch of lines starts. */
+static struct {
+	const char *p;	    /* the mapping (read-only) */
+	size_t len;	    /* its length */
+	size_t *off;	    /* off[i]: first byte of batch i; off[n] = len */
+	uint32_t *lines;    /* lines of batch i */
+	size_t n;	    /* batches */
+	long long next;	    /* atomic: the next batch to send */
+	uint64_t lines_all; /* lines of the file */
+} file;
 
 struct req {
 	char *p;
@@ -61,7 +84,8 @@ struct conn {
 	size_t out_len, out_off, out_cap;
 	char in[65536]; /* reply bytes not parsed yet */
 	size_t in_len;
-	int64_t sent_ns[MAX_PIPELINE]; /* send (or scheduled) time of each outstanding request */
+	int64_t sent_ns[MAX_PIPELINE];	/* send (or scheduled) time of each outstanding request */
+	uint32_t sent_ev[MAX_PIPELINE]; /* events of each outstanding request */
 	int head, outstanding;
 	unsigned next_body;
 	int want_out; /* EPOLLOUT armed */
@@ -85,7 +109,8 @@ static struct opts o = {.host = "127.0.0.1",
 			.batch = 1,
 			.pipeline = 1,
 			.duration = 10,
-			.props_pct = 30};
+			.props_pct = 30,
+			.path = "/v1/events"};
 static struct req bodies[NBODIES];
 static int64_t t_start, t_stop_ns;
 static long long sent_total; /* atomic: requests started, for --requests */
@@ -124,8 +149,8 @@ static int put_event(char *b, size_t cap, uint64_t *seed, int64_t ts, unsigned s
 	    snprintf(b, cap,
 		     "{\"session\":\"s-%016llx\",\"user\":\"u-%u\",\"type\":\"%s\",\"target\":"
 		     "\"%s\",\"url\":\"https://shop.example.com%s\",\"x\":%u,\"y\":%u,\"ts\":%lld",
-		     (unsigned long long)sess, user, types[r % 8],
-		     targets[(r >> 8) % 5], paths[(r >> 16) % 5], (unsigned)((r >> 24) % 1920),
+		     (unsigned long long)sess, user, types[r % 8], targets[(r >> 8) % 5],
+		     paths[(r >> 16) % 5], (unsigned)((r >> 24) % 1920),
 		     (unsigned)((r >> 36) % 1080), (long long)ts);
 	if ((int)((r >> 48) % 100) < o.props_pct)
 		n += snprintf(b + n, cap - (size_t)n,
@@ -159,29 +184,83 @@ static int build_bodies(void)
 
 		if (!body)
 			return -1;
-		unsigned sess = (unsigned)(rnd(&seed) % 5000), user = (unsigned)(rnd(&seed) % 100000);
-		if (o.batch > 1)
+		unsigned sess = (unsigned)(rnd(&seed) % 5000),
+			 user = (unsigned)(rnd(&seed) % 100000);
+		if (o.batch > 1 && !o.ndjson)
 			body[n++] = '[';
 		for (int k = 0; k < o.batch; k++) {
-			if (k)
+			if (k && !o.ndjson)
 				body[n++] = ',';
 			n += (size_t)put_event(body + n, cap - n, &seed, ts + k, sess, user);
+			if (o.ndjson)
+				body[n++] = '\n';
 		}
-		if (o.batch > 1)
+		if (o.batch > 1 && !o.ndjson)
 			body[n++] = ']';
 		req = malloc(n + 512);
 		if (!req)
 			return -1;
-		h = snprintf(
-		    req, 512,
-		    "POST /v1/events HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
-		    "%s%s%sContent-Length: %zu\r\n\r\n",
-		    o.host, o.key[0] ? "X-Spoor-Key: " : "", o.key, o.key[0] ? "\r\n" : "", n);
+		h = snprintf(req, 512,
+			     "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/%s\r\n"
+			     "%s%s%sContent-Length: %zu\r\n\r\n",
+			     o.path, o.host, o.ndjson ? "x-ndjson" : "json",
+			     o.key[0] ? "X-Spoor-Key: " : "", o.key, o.key[0] ? "\r\n" : "", n);
 		memcpy(req + h, body, n);
 		bodies[i].p = req;
 		bodies[i].n = (size_t)h + n;
 		free(body);
 	}
+	return 0;
+}
+
+/* Maps --file and cuts it into batches of o.batch lines (the last may be
+ * shorter; a last line without a newline counts).  Returns 0 or -1. */
+static int file_open(void)
+{
+	struct stat sb;
+	size_t cap, i = 0, lines = 0;
+	int fd = open(o.file, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || fstat(fd, &sb) < 0 || sb.st_size == 0) {
+		fprintf(stderr, "loadgen: %s: %s\n", o.file, fd < 0 ? strerror(errno) : "empty");
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	file.len = (size_t)sb.st_size;
+	file.p = mmap(NULL, file.len, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (file.p == MAP_FAILED)
+		return -1;
+	madvise((void *)file.p, file.len, MADV_SEQUENTIAL);
+	cap = 1024;
+	file.off = malloc((cap + 1) * sizeof *file.off);
+	file.lines = malloc(cap * sizeof *file.lines);
+	if (!file.off || !file.lines)
+		return -1;
+	while (i < file.len) {
+		uint32_t k = 0;
+		if (file.n == cap) {
+			size_t *no = realloc(file.off, (cap * 2 + 1) * sizeof *no);
+			uint32_t *nl = no ? realloc(file.lines, cap * 2 * sizeof *nl) : NULL;
+			if (no)
+				file.off = no;
+			if (!nl)
+				return -1;
+			file.lines = nl;
+			cap *= 2;
+		}
+		file.off[file.n] = i;
+		while (i < file.len && k < (uint32_t)o.batch) {
+			const char *nlp = memchr(file.p + i, '\n', file.len - i);
+			i = nlp ? (size_t)(nlp - file.p) + 1 : file.len;
+			k++;
+		}
+		file.lines[file.n++] = k;
+		lines += k;
+	}
+	file.off[file.n] = file.len;
+	file.lines_all = lines;
 	return 0;
 }
 
@@ -232,16 +311,17 @@ static int conn_open(struct thread *t, struct conn *c)
 	struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP};
 	int one = 1;
 
-	c->fd = socket(dst.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/* Non-blocking connect: a server whose accept backlog is full must not
+	 * stall this thread (the first send waits for EPOLLOUT: EAGAIN). */
+	c->fd = socket(dst.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (c->fd < 0)
 		return -1;
 	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	if (connect(c->fd, (struct sockaddr *)&dst, dst_len) < 0) {
+	if (connect(c->fd, (struct sockaddr *)&dst, dst_len) < 0 && errno != EINPROGRESS) {
 		close(c->fd);
 		c->fd = -1;
 		return -1;
 	}
-	fcntl(c->fd, F_SETFL, O_NONBLOCK);
 	c->out_len = c->out_off = 0;
 	c->in_len = 0;
 	c->head = c->outstanding = 0;
@@ -289,25 +369,86 @@ static int flush_out(struct thread *t, struct conn *c)
 
 /* Queues one request stamped `at`.  Returns 0, or -1 when the --requests
  * budget is spent. */
-static int queue_req(struct conn *c, int64_t at)
+/* Makes room for n more bytes in c->out.  Returns 0 or -1. */
+static int out_reserve(struct conn *c, size_t n)
 {
-	const struct req *r = &bodies[c->next_body++ % NBODIES];
-
-	if (o.requests && __atomic_fetch_add(&sent_total, 1, __ATOMIC_RELAXED) >= o.requests)
-		return -1;
-	if (c->out_cap - c->out_len < r->n) {
-		size_t cap = (c->out_len + r->n) * 2;
+	if (c->out_cap - c->out_len < n) {
+		size_t cap = (c->out_len + n) * 2;
 		char *p = realloc(c->out, cap);
 		if (!p)
 			return -1;
 		c->out = p;
 		c->out_cap = cap;
 	}
-	memcpy(c->out + c->out_len, r->p, r->n);
-	c->out_len += r->n;
+	return 0;
+}
+
+static int queue_req(struct conn *c, int64_t at)
+{
+	const struct req *r = &bodies[c->next_body++ % NBODIES];
+	uint32_t nev = (uint32_t)o.batch;
+
+	if (o.requests && __atomic_fetch_add(&sent_total, 1, __ATOMIC_RELAXED) >= o.requests)
+		return -1;
+	if (o.file[0]) { /* the next batch of the file, if any is left */
+		long long b = __atomic_fetch_add(&file.next, 1, __ATOMIC_RELAXED);
+		size_t blen;
+		char head[1024];
+		int h;
+
+		if (b >= (long long)file.n)
+			return -1;
+		blen = file.off[b + 1] - file.off[b];
+		nev = file.lines[b];
+		h = snprintf(
+		    head, sizeof head,
+		    "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/x-ndjson\r\n"
+		    "%s%s%sContent-Length: %zu\r\n\r\n",
+		    o.path, o.host, o.key[0] ? "X-Spoor-Key: " : "", o.key, o.key[0] ? "\r\n" : "",
+		    blen);
+		if (out_reserve(c, (size_t)h + blen) < 0)
+			return -1;
+		memcpy(c->out + c->out_len, head, (size_t)h);
+		memcpy(c->out + c->out_len + h, file.p + file.off[b], blen);
+		c->out_len += (size_t)h + blen;
+	} else {
+		if (out_reserve(c, r->n) < 0)
+			return -1;
+		memcpy(c->out + c->out_len, r->p, r->n);
+		c->out_len += r->n;
+	}
 	c->sent_ns[(c->head + c->outstanding) % MAX_PIPELINE] = at;
+	c->sent_ev[(c->head + c->outstanding) % MAX_PIPELINE] = o.get[0] ? 0 : nev;
 	c->outstanding++;
 	return 0;
+}
+
+/* Length of the chunked body at p (n bytes available), through its last
+ * chunk and the empty trailer; 0 while incomplete, -1 when malformed. */
+static long chunked_len(const char *p, size_t n)
+{
+	size_t i = 0;
+
+	for (;;) {
+		char *end;
+		const char *crlf = memmem(p + i, n - i, "\r\n", 2);
+		unsigned long sz;
+
+		if (!crlf)
+			return 0;
+		sz = strtoul(p + i, &end, 16);
+		if (end == p + i)
+			return -1;
+		i = (size_t)(crlf - p) + 2;
+		if (sz == 0) { /* last chunk: no trailers expected, just CRLF */
+			if (n - i < 2)
+				return 0;
+			return (long)(i + 2);
+		}
+		if (n - i < sz + 2)
+			return 0;
+		i += sz + 2;
+	}
 }
 
 /* Parses complete replies out of c->in.  Returns 0 or -1 (bad reply). */
@@ -326,9 +467,23 @@ static int take_replies(struct thread *t, struct conn *c, int64_t now)
 		cl = memmem(c->in, head, "Content-Length: ", 16);
 		if (cl)
 			body = strtoul(cl + 16, NULL, 10);
+		else if (memmem(c->in, head, "Transfer-Encoding: chunked", 26)) {
+			long k = chunked_len(c->in + head, c->in_len - head);
+			if (k < 0)
+				return -1;
+			if (k == 0) {
+				if (c->in_len == sizeof c->in) /* a reply this long: give up */
+					return -1;
+				return 0;
+			}
+			body = (size_t)k;
+		}
 		len = head + body;
-		if (len > c->in_len)
+		if (len > c->in_len) {
+			if (len > sizeof c->in)
+				return -1;
 			return 0;
+		}
 		if (status == 100) {
 			memmove(c->in, c->in + head, c->in_len - head);
 			c->in_len -= head;
@@ -342,16 +497,18 @@ static int take_replies(struct thread *t, struct conn *c, int64_t now)
 			if (ns > t->max_ns)
 				t->max_ns = ns;
 		}
-		c->head = (c->head + 1) % MAX_PIPELINE;
-		c->outstanding--;
-		t->done++;
-		if (status != 200) {
+		if (status < 200 || status > 299) {
 			t->non200++;
 		} else {
 			acc = memmem(c->in + head, body, "\"accepted\":", 11);
 			if (acc)
 				t->events += strtoul(acc + 11, NULL, 10);
+			else
+				t->events += c->sent_ev[c->head];
 		}
+		c->head = (c->head + 1) % MAX_PIPELINE;
+		c->outstanding--;
+		t->done++;
 		memmove(c->in, c->in + len, c->in_len - len);
 		c->in_len -= len;
 	}
@@ -464,14 +621,17 @@ static void usage(FILE *f)
 		"  --port PORT       spoord's ingest port [8080]\n"
 		"  --conns N         keep-alive connections [64]\n"
 		"  --threads N       client threads [1]\n"
-		"  --batch N         events per POST [1]\n"
+		"  --batch N         events per POST, at most 10000 (--file: 1000000) [1]\n"
 		"  --pipeline N      requests in flight per connection, 1..%d [1]\n"
-		"  --duration S      seconds to run, at most 600 [10]\n"
+		"  --duration S      seconds to run, at most 3600 [10]\n"
 		"  --requests N      stop after N requests [no limit]\n"
 		"  --rate R          requests/s over all connections, 0 = as fast as possible [0]\n"
 		"  --props PCT       percent of events with props [30]\n"
 		"  --key KEY         X-Spoor-Key to send\n"
 		"  --get PATH        send GET PATH instead of events (the HTTP layer alone)\n"
+		"  --file F          send F's NDJSON lines, --batch a request, each once\n"
+		"  --path P          request path of the POSTs [/v1/events]\n"
+		"  --ndjson          generated bodies as NDJSON lines, not a JSON array\n"
 		"  --json            one JSON object on stdout\n",
 		MAX_PIPELINE);
 }
@@ -512,6 +672,9 @@ static int parse_args(int argc, char **argv)
 		if (!strcmp(a, "--json")) {
 			o.json = 1;
 			used = 0;
+		} else if (!strcmp(a, "--ndjson")) {
+			o.ndjson = 1;
+			used = 0;
 		} else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
 			usage(stdout);
 			exit(0);
@@ -540,6 +703,15 @@ static int parse_args(int argc, char **argv)
 			o.props_pct = atoi(v);
 		} else if (!strcmp(a, "--get")) {
 			snprintf(o.get, sizeof o.get, "%s", v);
+		} else if (!strcmp(a, "--file")) {
+			snprintf(o.file, sizeof o.file, "%s", v);
+		} else if (!strcmp(a, "--path")) {
+			if (v[0] != '/' || strpbrk(v, " \r\n")) {
+				fprintf(stderr,
+					"loadgen: --path must start with / and hold no space\n");
+				return -1;
+			}
+			snprintf(o.path, sizeof o.path, "%s", v);
 		} else if (!strcmp(a, "--key")) {
 			snprintf(o.key, sizeof o.key, "%s", v);
 		} else {
@@ -549,9 +721,9 @@ static int parse_args(int argc, char **argv)
 		i += used;
 	}
 	if (o.port <= 0 || o.port > 65535 || o.conns < 1 || o.conns > 10000 || o.threads < 1 ||
-	    o.threads > 64 || o.batch < 1 || o.batch > 10000 || o.pipeline < 1 ||
-	    o.pipeline > MAX_PIPELINE || !(o.duration > 0 && o.duration <= 600) || o.requests < 0 ||
-	    o.rate < 0) {
+	    o.threads > 64 || o.batch < 1 || o.batch > (o.file[0] ? 1000000 : 10000) ||
+	    o.pipeline < 1 || o.pipeline > MAX_PIPELINE ||
+	    !(o.duration > 0 && o.duration <= 3600) || o.requests < 0 || o.rate < 0) {
 		fprintf(stderr, "loadgen: option out of range (see --help)\n");
 		return -1;
 	}
@@ -572,7 +744,7 @@ int main(int argc, char **argv)
 
 	if (parse_args(argc, argv) < 0)
 		return 2;
-	if (build_bodies() < 0)
+	if (o.file[0] ? file_open() < 0 : build_bodies() < 0)
 		return 1;
 	ts = calloc((size_t)o.threads, sizeof *ts);
 	if (!ts)
@@ -611,13 +783,13 @@ int main(int argc, char **argv)
 		printf("{\"conns\":%d,\"threads\":%d,\"batch\":%d,\"pipeline\":%d,\"rate\":%.0f,"
 		       "\"seconds\":%.3f,\"requests\":%llu,\"requests_per_s\":%.0f,\"events\":%llu,"
 		       "\"events_per_s\":%.0f,\"non_200\":%llu,\"errors\":%llu,\"p50_ms\":%.3f,"
-		       "\"p99_ms\":%.3f,\"p999_ms\":%.3f,\"max_ms\":%.3f}\n",
+		       "\"p99_ms\":%.3f,\"p999_ms\":%.3f,\"max_ms\":%.3f,\"file_events\":%llu}\n",
 		       o.conns, o.threads, o.batch, o.pipeline, o.rate, secs,
 		       (unsigned long long)done, (double)done / secs, (unsigned long long)events,
 		       (double)events / secs, (unsigned long long)non200,
 		       (unsigned long long)errors, percentile(hist, done, 0.50) / 1e3,
 		       percentile(hist, done, 0.99) / 1e3, percentile(hist, done, 0.999) / 1e3,
-		       (double)max_ns / 1e6);
+		       (double)max_ns / 1e6, (unsigned long long)file.lines_all);
 	} else {
 		printf("loadgen: %d conns, %d threads, batch %d, pipeline %d, rate %s, %.1f s\n",
 		       o.conns, o.threads, o.batch, o.pipeline, o.rate > 0 ? "fixed" : "max", secs);
@@ -639,5 +811,9 @@ int main(int argc, char **argv)
 	free(ts);
 	for (int i = 0; i < NBODIES; i++)
 		free(bodies[i].p);
+	if (file.p)
+		munmap((void *)file.p, file.len);
+	free(file.off);
+	free(file.lines);
 	return done > 0 ? 0 : 1; /* nothing answered: say so to scripts */
 }

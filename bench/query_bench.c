@@ -23,7 +23,10 @@
  * and prints events scanned per second.  The store lives in DIR (default: a
  * fresh directory under $TMPDIR or /tmp), removed at the end unless --keep.
  * --reuse queries the store already in DIR as it is (for profiling);
- * --no-seal stops after the unsealed round.
+ * --no-seal stops after the unsealed round.  --seal-only DIR seals every
+ * active segment of the store in DIR (left by a stopped spoord) and exits:
+ * bench/suite.sh uses it so spoor is queried in its compacted state, as the
+ * peers are after their merges, without waiting for spoord's idle sealer.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -561,7 +564,7 @@ int main(int argc, char **argv)
 {
 	size_t n = 10000000;
 	unsigned threads = 0;
-	int runs = 5, keep = 0, reuse = 0, no_seal = 0, rc = 1, http = 1;
+	int runs = 5, keep = 0, reuse = 0, no_seal = 0, rc = 1, http = 1, seal_only = 0;
 	size_t nreplay = 1000;
 	const char *load = NULL, *stype = "click";
 	char dir[512] = "", err[256], cmd[600];
@@ -587,7 +590,10 @@ int main(int argc, char **argv)
 			reuse = keep = 1;
 		else if (!strcmp(argv[i], "--no-seal"))
 			no_seal = 1;
-		else if (!strcmp(argv[i], "--load") && i + 1 < argc)
+		else if (!strcmp(argv[i], "--seal-only") && i + 1 < argc) {
+			snprintf(dir, sizeof dir, "%s", argv[++i]);
+			seal_only = keep = 1;
+		} else if (!strcmp(argv[i], "--load") && i + 1 < argc)
 			load = argv[++i];
 		else if (!strcmp(argv[i], "--replay") && i + 1 < argc)
 			nreplay = strtoull(argv[++i], NULL, 10);
@@ -599,7 +605,7 @@ int main(int argc, char **argv)
 			fprintf(stderr,
 				"usage: %s [--events N] [--threads T] [--runs R] [--data DIR] "
 				"[--keep] [--reuse] [--no-seal] [--load FILE] [--replay N] "
-				"[--series-type T] [--no-http]\n",
+				"[--series-type T] [--no-http] [--seal-only DIR]\n",
 				argv[0]);
 			return 2;
 		}
@@ -630,6 +636,22 @@ int main(int argc, char **argv)
 
 	if (store_open(dir, &o, &st, err, sizeof err) < 0) {
 		fprintf(stderr, "store_open %s: %s\n", dir, err);
+		goto out;
+	}
+	if (seal_only) {
+		struct store_stats ss;
+		t0 = mono_ms();
+		if (store_seal_all(st) < 0) {
+			fprintf(stderr, "store_seal_all failed\n");
+			goto out;
+		}
+		store_get_stats(st, &ss);
+		printf("{\"sealed_ms\":%.1f,\"events\":%llu,\"bytes_on_disk\":%llu,"
+		       "\"segments_sealed\":%llu,\"segments_active\":%llu}\n",
+		       mono_ms() - t0, (unsigned long long)ss.events,
+		       (unsigned long long)ss.bytes_on_disk, (unsigned long long)ss.segments_sealed,
+		       (unsigned long long)ss.segments_active);
+		rc = 0;
 		goto out;
 	}
 	if (reuse) {
