@@ -482,6 +482,20 @@ static int feed_recs(const struct fn_query *q, struct fn_ctx *c, int sorted)
 	return 0;
 }
 
+/* Ext funnels: event i of the actor being gathered into c->fx* (its steps
+ * and, above them, its exclusions split apart; pos is its index). */
+static void fx_put(const struct fn_query *q, struct fn_ctx *c, size_t i, int64_t ts, uint32_t mask,
+		   struct store_str bd, struct store_str val, struct store_str sess)
+{
+	c->fxev[i] = (struct fx_ev){.ts = ts,
+				    .pos = i,
+				    .mask = mask & q->step_bits,
+				    .xmask = q->nm > q->k ? mask >> q->k : 0};
+	c->fxbd[i] = bd;
+	c->fxval[i] = val;
+	c->fxsess[i] = sess;
+}
+
 /* Ext funnels, end of a shard: c->xrecs grouped by actor (stable, so each
  * actor's records stay in its order), each actor evaluated. */
 static int ext_session_finish(const struct fn_query *q, struct fn_ctx *c)
@@ -507,13 +521,8 @@ static int ext_session_finish(const struct fn_query *q, struct fn_ctx *c)
 			break;
 		for (size_t t = i; t < j; t++) {
 			const struct fn_srec *r = &c->recs[t];
-			c->fxev[t - i] = (struct fx_ev){.ts = r->ts,
-							 .pos = t - i,
-							 .mask = r->mask & q->step_bits,
-							 .xmask = q->nm > q->k ? r->mask >> q->k : 0};
-			c->fxbd[t - i] = r->bd;
-			c->fxval[t - i] = r->val;
-			c->fxsess[t - i] = c->asess ? c->asess[r->actor] : (struct store_str){"", 0};
+			fx_put(q, c, t - i, r->ts, r->mask, r->bd, r->val,
+			       c->asess ? c->asess[r->actor] : (struct store_str){"", 0});
 		}
 		rc = fn_ext_actor(q, c, j - i);
 		i = j;
@@ -692,14 +701,9 @@ static int bucket_task(void *arg, size_t b)
 				break;
 			for (size_t t = i; t < j; t++) {
 				const struct fn_urec *e = &c->usorted[t];
-				c->fxev[t - i] = (struct fx_ev){
-				    .ts = e->ts,
-				    .pos = t - i,
-				    .mask = e->mask & q->step_bits,
-				    .xmask = q->nm > q->k ? e->mask >> q->k : 0};
-				c->fxbd[t - i] = (struct store_str){e->bd, e->bdn};
-				c->fxval[t - i] = (struct store_str){e->val, e->valn};
-				c->fxsess[t - i] = (struct store_str){e->sess, e->sn};
+				fx_put(q, c, t - i, e->ts, e->mask, (struct store_str){e->bd, e->bdn},
+				       (struct store_str){e->val, e->valn},
+				       (struct store_str){e->sess, e->sn});
 			}
 			rc = fn_ext_actor(q, c, j - i);
 			i = j;

@@ -225,26 +225,38 @@ static int parse_time(struct fparse *p, uint32_t v, const char *name, int64_t *o
 	return 0;
 }
 
-static int parse_breakdown(struct fparse *p, uint32_t v, struct q_funnel_req *req)
+/* A field name value: the index of one of names[] (NULL-terminated, at most
+ * 3), 3 for "props.KEY" (*prop set to KEY), -1 for null, -2 otherwise. */
+static int parse_field(struct fparse *p, uint32_t v, const char *const *names,
+		       struct store_str *prop)
 {
 	const struct json_tok *t = &p->tok[v];
 	struct store_str s = {0};
 
 	if (t->type == JSON_NULL)
-		return 0;
-	if (t->type == JSON_STRING)
-		decode(p, t, &s);
-	if (s.n == 3 && memcmp(s.p, "url", 3) == 0)
-		req->breakdown = Q_BD_URL;
-	else if (s.n == 6 && memcmp(s.p, "target", 6) == 0)
-		req->breakdown = Q_BD_TARGET;
-	else if (s.n == 4 && memcmp(s.p, "type", 4) == 0)
-		req->breakdown = Q_BD_TYPE;
-	else if (s.n > 6 && memcmp(s.p, "props.", 6) == 0) {
-		req->breakdown = Q_BD_PROP;
-		req->breakdown_prop = (struct store_str){s.p + 6, s.n - 6};
-	} else
+		return -1;
+	if (t->type != JSON_STRING)
+		return -2;
+	decode(p, t, &s);
+	for (int i = 0; names[i]; i++)
+		if (s.n == strlen(names[i]) && memcmp(s.p, names[i], s.n) == 0)
+			return i;
+	if (s.n > 6 && memcmp(s.p, "props.", 6) == 0) {
+		*prop = (struct store_str){s.p + 6, s.n - 6};
+		return 3;
+	}
+	return -2;
+}
+
+static int parse_breakdown(struct fparse *p, uint32_t v, struct q_funnel_req *req)
+{
+	static const char *const names[] = {"url", "target", "type", NULL};
+	static const enum q_breakdown kinds[] = {Q_BD_URL, Q_BD_TARGET, Q_BD_TYPE};
+	int k = parse_field(p, v, names, &req->breakdown_prop);
+
+	if (k == -2)
 		return fail(p, "breakdown: must be \"url\", \"target\", \"type\" or \"props.KEY\"");
+	req->breakdown = k == -1 ? Q_BD_NONE : k == 3 ? Q_BD_PROP : kinds[k];
 	return 0;
 }
 
@@ -276,26 +288,16 @@ static int parse_enum(struct fparse *p, uint32_t v, const char *name, const char
 	return fail(p, "%s: must be %s", name, expect);
 }
 
+/* "same": one of url, target, user, props.KEY (or null). */
 static int parse_same(struct fparse *p, uint32_t v, struct q_funnel_req *req)
 {
-	const struct json_tok *t = &p->tok[v];
-	struct store_str s = {0};
+	static const char *const names[] = {"url", "target", "user", NULL};
+	static const enum q_same kinds[] = {Q_SAME_URL, Q_SAME_TARGET, Q_SAME_USER};
+	int k = parse_field(p, v, names, &req->same_prop);
 
-	if (t->type == JSON_NULL)
-		return 0;
-	if (t->type == JSON_STRING)
-		decode(p, t, &s);
-	if (s.n == 3 && memcmp(s.p, "url", 3) == 0)
-		req->same = Q_SAME_URL;
-	else if (s.n == 6 && memcmp(s.p, "target", 6) == 0)
-		req->same = Q_SAME_TARGET;
-	else if (s.n == 4 && memcmp(s.p, "user", 4) == 0)
-		req->same = Q_SAME_USER;
-	else if (s.n > 6 && memcmp(s.p, "props.", 6) == 0) {
-		req->same = Q_SAME_PROP;
-		req->same_prop = (struct store_str){s.p + 6, s.n - 6};
-	} else
+	if (k == -2)
 		return fail(p, "same: must be \"url\", \"target\", \"user\" or \"props.KEY\"");
+	req->same = k == -1 ? Q_SAME_NONE : k == 3 ? Q_SAME_PROP : kinds[k];
 	return 0;
 }
 
