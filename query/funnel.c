@@ -203,7 +203,7 @@ static int compile_ext(struct fn_query *q, const struct q_funnel_req *r)
 	q->same = r->same;
 	q->same_key = r->same_prop;
 	q->count = r->count;
-	q->all_rows = r->order == Q_ORDER_STRICT;
+	q->strict = r->order == Q_ORDER_STRICT;
 	q->bd_bits = r->order == Q_ORDER_ANY ? q->step_bits : 1;
 	q->ext = r->order != Q_ORDER_ORDERED || gaps || r->nexclude || f->same ||
 		 r->count == Q_COUNT_ENTRIES || r->samples || r->ttc_to || r->trend_ms;
@@ -254,6 +254,7 @@ static void ctx_free(struct fn_ctx *c)
 	fn_map_fini(&c->bdset);
 	fn_map_fini(&c->smap);
 	free(c->states);
+	free(c->apos);
 	free(c->recs);
 	free(c->keys);
 	free(c->keys_tmp);
@@ -315,6 +316,7 @@ static void map_reset(struct fn_map *m)
 static int ctx_prepare(const struct fn_query *q, struct fn_ctx *c)
 {
 	trim((void **)&c->states, &c->states_cap, 1, KEEP_BYTES);
+	trim((void **)&c->apos, &c->apos_cap, sizeof *c->apos, KEEP_BYTES);
 	trim((void **)&c->recs, &c->recs_cap, sizeof *c->recs, KEEP_BYTES);
 	trim((void **)&c->keys, &c->keys_cap, sizeof *c->keys, KEEP_BYTES);
 	trim((void **)&c->keys_tmp, &c->keys_tmp_cap, sizeof *c->keys_tmp, KEEP_BYTES);
@@ -447,7 +449,9 @@ static int sort_recs(struct fn_ctx *c)
 }
 
 /* Feeds record r to its actor: the streaming pass, or (ext funnels) the
- * shard's record list, evaluated per actor at the end. */
+ * shard's record list, evaluated per actor at the end.  Strict order with
+ * every row sunk (c->all_rows): each row takes its position here, in the
+ * actor's order, and only rows matching something are kept. */
 static int feed_one(const struct fn_query *q, struct fn_ctx *c, const struct fn_srec *r)
 {
 	if (!q->ext) {
@@ -456,7 +460,13 @@ static int feed_one(const struct fn_query *q, struct fn_ctx *c, const struct fn_
 	}
 	if (fn_grow((void **)&c->xrecs, &c->xrecs_cap, c->nxrecs + 1, sizeof *c->xrecs) < 0)
 		return -ENOMEM;
-	c->xrecs[c->nxrecs++] = *r;
+	c->xrecs[c->nxrecs] = *r;
+	if (c->all_rows) {
+		c->xrecs[c->nxrecs].pos = c->apos[r->actor]++;
+		if (!r->mask)
+			return 0;
+	}
+	c->nxrecs++;
 	return 0;
 }
 
@@ -483,12 +493,13 @@ static int feed_recs(const struct fn_query *q, struct fn_ctx *c, int sorted)
 }
 
 /* Ext funnels: event i of the actor being gathered into c->fx* (its steps
- * and, above them, its exclusions split apart; pos is its index). */
-static void fx_put(const struct fn_query *q, struct fn_ctx *c, size_t i, int64_t ts, uint32_t mask,
-		   struct store_str bd, struct store_str val, struct store_str sess)
+ * and, above them, its exclusions split apart; pos its position in the
+ * actor's whole sequence, for strict order). */
+static void fx_put(const struct fn_query *q, struct fn_ctx *c, size_t i, uint64_t pos, int64_t ts,
+		   uint32_t mask, struct store_str bd, struct store_str val, struct store_str sess)
 {
 	c->fxev[i] = (struct fx_ev){.ts = ts,
-				    .pos = i,
+				    .pos = pos,
 				    .mask = mask & q->step_bits,
 				    .xmask = q->nm > q->k ? mask >> q->k : 0};
 	c->fxbd[i] = bd;
@@ -521,7 +532,7 @@ static int ext_session_finish(const struct fn_query *q, struct fn_ctx *c)
 			break;
 		for (size_t t = i; t < j; t++) {
 			const struct fn_srec *r = &c->recs[t];
-			fx_put(q, c, t - i, r->ts, r->mask, r->bd, r->val,
+			fx_put(q, c, t - i, r->pos, r->ts, r->mask, r->bd, r->val,
 			       c->asess ? c->asess[r->actor] : (struct store_str){"", 0});
 		}
 		rc = fn_ext_actor(q, c, j - i);
@@ -542,6 +553,27 @@ static int seg_out(const struct fn_query *q, const struct store_seg *g)
 	return store_seg_max_ts(g) < q->from || store_seg_min_ts(g) >= q->to;
 }
 
+/* Strict order: how partition p of a shard gives positions.  One sealed
+ * segment holds each session as one run in the actor's order, so its hits
+ * alone are sunk and the rows between them counted (c->strict_runs);
+ * otherwise every row is sunk and takes its position once the partition's
+ * rows are in order (c->all_rows, feed_one). */
+static void strict_mode(const struct fn_query *q, struct fn_ctx *c, size_t p, uint32_t shard)
+{
+	size_t nsegs = store_snap_nsegs(q->snap, p, shard), live = 0;
+	const struct store_seg *one = NULL;
+
+	for (size_t i = 0; i < nsegs; i++) {
+		const struct store_seg *g = store_snap_seg(q->snap, p, shard, i);
+		if (!seg_out(q, g)) {
+			live++;
+			one = g;
+		}
+	}
+	c->strict_runs = live == 1 && store_seg_sealed(one);
+	c->all_rows = !c->strict_runs;
+}
+
 /* Task: the session funnel of one shard. */
 static int session_task(void *arg, size_t shard)
 {
@@ -556,6 +588,7 @@ static int session_task(void *arg, size_t shard)
 		return -ENOMEM;
 	fn_map_clear(&c->smap);
 	c->nstates = 0;
+	c->all_rows = c->strict_runs = 0;
 	for (size_t p = 0; p < nparts && rc == 0; p++) {
 		size_t nsegs = store_snap_nsegs(q->snap, p, (uint32_t)shard);
 		size_t sources = 0;
@@ -565,6 +598,8 @@ static int session_task(void *arg, size_t shard)
 			seg_ord += (uint32_t)nsegs;
 			continue;
 		}
+		if (q->strict)
+			strict_mode(q, c, p, (uint32_t)shard);
 		c->nrecs = 0;
 		for (size_t i = 0; i < nsegs && rc == 0; i++) {
 			const struct store_seg *g = store_snap_seg(q->snap, p, (uint32_t)shard, i);
@@ -604,6 +639,8 @@ static int gather_task(void *arg, size_t shard)
 
 	if (!c)
 		return -ENOMEM;
+	c->all_rows = q->strict; /* by user, positions come from the merged order */
+	c->strict_runs = 0;
 	for (size_t p = 0; p < nparts && rc == 0; p++) {
 		size_t nsegs = store_snap_nsegs(q->snap, p, (uint32_t)shard);
 		if (part_out(q, store_snap_part_start(q->snap, p))) {
@@ -696,16 +733,19 @@ static int bucket_task(void *arg, size_t b)
 				qsort(c->usorted + i, j - i, sizeof *c->usorted, urec_cmp);
 				break;
 			}
-		if (q->ext) {
+		if (q->ext) { /* strict order: rows matching nothing only take positions */
+			size_t m = 0;
 			if ((rc = fn_ext_reserve(c, j - i)) < 0)
 				break;
 			for (size_t t = i; t < j; t++) {
 				const struct fn_urec *e = &c->usorted[t];
-				fx_put(q, c, t - i, e->ts, e->mask, (struct store_str){e->bd, e->bdn},
-				       (struct store_str){e->val, e->valn},
-				       (struct store_str){e->sess, e->sn});
+				if (e->mask)
+					fx_put(q, c, m++, t - i, e->ts, e->mask,
+					       (struct store_str){e->bd, e->bdn},
+					       (struct store_str){e->val, e->valn},
+					       (struct store_str){e->sess, e->sn});
 			}
-			rc = fn_ext_actor(q, c, j - i);
+			rc = fn_ext_actor(q, c, m);
 			i = j;
 			continue;
 		}

@@ -77,8 +77,8 @@ int64_t fn_segm_init(const struct fn_query *q, struct fn_ctx *c, const struct st
 		sm->tab = c->tab;
 		sm->tabn = ndict;
 	}
-	/* strict order needs every row of an actor, matching or not */
-	return q->all_rows ? (int64_t)(sm->live | 1u << 31) : sm->live;
+	/* strict order counts every row of an actor, matching or not */
+	return q->strict ? (int64_t)(sm->live | 1u << 31) : sm->live;
 }
 
 /* Rows of a block whose type is a step's: hit_row/hit_mask.  Returns the
@@ -133,9 +133,9 @@ static size_t match_types(const struct fn_segm *sm, const uint32_t *type, uint32
  * drops hits left with no step.  Returns the new number of hits. */
 static size_t match_strings(const struct fn_query *q, const struct store_seg *g,
 			    const struct fn_segm *sm, const struct store_block *ba, uint32_t *row,
-			    uint32_t *mask, size_t nh)
+			    uint32_t *mask, size_t nh, int c_all_rows)
 {
-	const unsigned keep_all = (unsigned)q->all_rows;
+	const unsigned keep_all = (unsigned)c_all_rows;
 	size_t out = 0;
 
 	for (size_t i = 0; i < nh; i++) {
@@ -271,7 +271,37 @@ struct seg_scan {
 	uint32_t last_actor;
 	uint32_t last_uid; /* user sink: last user id and its hash */
 	uint64_t last_uh;
+	uint32_t run_row; /* strict runs: the block's rows before it are counted */
 };
+
+/* Strict order over one sealed segment (c->strict_runs): a session's rows
+ * are one run in (ts, arrival) order, so a hit's position in its actor's
+ * sequence is the actor's count of rows seen before it.  Counts the rows
+ * [sc->run_row, end) of block bb into their actors.  A session not yet an
+ * actor is skipped: rows before an actor's first hit shift all its
+ * positions alike, and only differences of positions matter. */
+static void runs_count(struct seg_scan *sc, const struct store_block *bb, uint32_t end)
+{
+	struct fn_ctx *c = sc->c;
+	const uint32_t *sess = bb->session;
+	uint32_t r = sc->run_row;
+
+	while (r < end) {
+		uint32_t sid = sess[r], e = r + 1;
+		while (e < end && sess[e] == sid)
+			e++;
+		if (sid != sc->last_sid) {
+			struct store_str s = store_seg_str(sc->g, sid);
+			const struct fn_slot *sl = fn_map_find(&c->smap, s.p, s.n, fn_hash(s.p, s.n));
+			sc->last_sid = sid;
+			sc->last_actor = sl ? sl->val : FN_EMPTY;
+		}
+		if (sc->last_actor != FN_EMPTY)
+			c->apos[sc->last_actor] += e - r;
+		r = e;
+	}
+	sc->run_row = end;
+}
 
 static int sink_session(struct seg_scan *sc, const struct store_block *bb, uint32_t r,
 			uint32_t mask, struct store_str bd, struct store_str val)
@@ -280,11 +310,17 @@ static int sink_session(struct seg_scan *sc, const struct store_block *bb, uint3
 	struct fn_ctx *c = sc->c;
 	uint32_t sid = bb->session[r];
 
-	if (sid != sc->last_sid) {
+	uint64_t pos = 0;
+
+	if (c->strict_runs)
+		runs_count(sc, bb, r);
+	if (sid != sc->last_sid || sc->last_actor == FN_EMPTY) {
 		struct store_str s = store_seg_str(sc->g, sid);
 		int added;
 		if (fn_grow((void **)&c->states, &c->states_cap, (c->nstates + 1) * q->stride, 1) <
 			0 ||
+		    (q->strict &&
+		     fn_grow((void **)&c->apos, &c->apos_cap, c->nstates + 1, sizeof *c->apos) < 0) ||
 		    fn_map_put(&c->smap, s.p, s.n, fn_hash(s.p, s.n), (uint32_t)c->nstates,
 			       &sc->last_actor, &added) < 0)
 			return -ENOMEM;
@@ -294,14 +330,24 @@ static int sink_session(struct seg_scan *sc, const struct store_block *bb, uint3
 				return -ENOMEM;
 			c->asess[c->nstates] = s;
 		}
+		if (added && q->strict)
+			c->apos[c->nstates] = 0;
 		if (added)
 			fn_state_reset(q, c->states + q->stride * c->nstates++);
 		sc->last_sid = sid;
 	}
+	if (c->strict_runs) { /* this row counted, and its position taken */
+		pos = c->apos[sc->last_actor]++;
+		sc->run_row = r + 1;
+	}
 	if (fn_grow((void **)&c->recs, &c->recs_cap, c->nrecs + 1, sizeof *c->recs) < 0)
 		return -ENOMEM;
-	c->recs[c->nrecs++] = (struct fn_srec){
-	    .actor = sc->last_actor, .mask = mask, .ts = bb->ts[r], .bd = bd, .val = val};
+	c->recs[c->nrecs++] = (struct fn_srec){.actor = sc->last_actor,
+					       .mask = mask,
+					       .ts = bb->ts[r],
+					       .bd = bd,
+					       .val = val,
+					       .pos = pos};
 	return 0;
 }
 
@@ -442,7 +488,7 @@ static int finish_block(struct seg_scan *sc, const struct fn_segm *sm, const str
 							break;
 						}
 				}
-				if (!m && !q->all_rows)
+				if (!m && !c->all_rows)
 					continue;
 			}
 		}
@@ -520,9 +566,19 @@ int fn_scan_seg(const struct fn_query *q, struct fn_ctx *c, const struct store_s
 		c->scanned += ba.nrows;
 		if ((rc = hits_reserve(c, ba.nrows)) < 0)
 			return rc;
-		nh = match_types(sm, ba.type, ba.nrows, c->hit_row, c->hit_mask, q->all_rows);
+		nh = match_types(sm, ba.type, ba.nrows, c->hit_row, c->hit_mask, c->all_rows);
 		if (nh && sm->extra)
-			nh = match_strings(q, g, sm, &ba, c->hit_row, c->hit_mask, nh);
+			nh = match_strings(q, g, sm, &ba, c->hit_row, c->hit_mask, nh, c->all_rows);
+		sc.run_row = 0;
+		if (!nh && c->strict_runs) { /* no hit, but its rows count */
+			rc = store_cursor_read(c->cur_b, g, b, COL(SESSION), &bb);
+			if (rc == ERR_CORRUPT)
+				continue;
+			if (rc < 0)
+				return rc;
+			runs_count(&sc, &bb, bb.nrows);
+			continue;
+		}
 		if (!nh)
 			continue;
 		rc = store_cursor_read(c->cur_b, g, b, cols_b(q, c, sm, nh), &bb);
@@ -532,6 +588,8 @@ int fn_scan_seg(const struct fn_query *q, struct fn_ctx *c, const struct store_s
 			return rc;
 		if ((rc = finish_block(&sc, sm, &ba, &bb, nh)) < 0)
 			return rc;
+		if (c->strict_runs)
+			runs_count(&sc, &bb, bb.nrows);
 	}
 	return 0;
 }

@@ -165,7 +165,7 @@ struct fn_query {
 	uint32_t bd_bits;   /* rows whose breakdown value is taken: step 1's, any step's (any order) */
 	/* beyond windowFunnel (funnel_ext.c): ext = 0 is the streaming pass */
 	int ext;
-	int all_rows;	       /* strict order: every row of an actor is fed */
+	int strict;	       /* strict order: rows between matches count (positions) */
 	struct fx_spec fx;
 	enum q_same same;
 	struct store_str same_key; /* props key of Q_SAME_PROP */
@@ -208,6 +208,7 @@ struct fn_srec {
 	int64_t ts;
 	struct store_str bd;  /* breakdown value (rows matching step 1) */
 	struct store_str val; /* held value (ext funnels with "same"); p NULL: absent */
+	uint64_t pos;	      /* strict order: position in the actor's whole sequence */
 };
 
 /* A step-matching row of a user funnel. */
@@ -248,6 +249,8 @@ struct fn_ctx {
 	struct fn_ctx *all_next, *idle_next;
 	struct store_cursor *cur_a, *cur_b; /* integer columns / the rest */
 	/* block scan */
+	int all_rows;	 /* strict order, this partition: every row is sunk, mask maybe 0 */
+	int strict_runs; /* strict order, this partition: hits only, other rows counted */
 	uint32_t *hit_row, *hit_mask;
 	size_t hit_cap;
 	uint32_t *tab; /* type table of the current segment */
@@ -262,6 +265,8 @@ struct fn_ctx {
 	uint8_t *states;    /* actors × stride */
 	size_t nstates;
 	size_t states_cap;    /* bytes */
+	uint64_t *apos;	      /* strict order: rows of each actor counted so far */
+	size_t apos_cap;
 	struct fn_srec *recs; /* rows of one (partition, shard) */
 	size_t nrecs, recs_cap;
 	uint64_t *keys, *keys_tmp; /* radix sort */

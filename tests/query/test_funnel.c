@@ -98,6 +98,52 @@ static void random_rounds_x(unsigned long long seed, int nstores, int nfunnels, 
 	}
 }
 
+/* Strict order takes positions from the session runs of a partition held in
+ * one sealed segment (funnel_scan.c), and from the partition's gathered rows
+ * otherwise.  Each store is checked sealed whole (one segment per partition
+ * and shard), then with more rows appended (some partitions one sealed
+ * segment, others two), then sealed again. */
+static void strict_rounds(unsigned long long seed, int nstores, int nfunnels)
+{
+	for (int s = 0; s < nstores; s++) {
+		unsigned long long rng = seed * 7919 + (unsigned long long)s + 1;
+		struct fr_shape sh;
+		struct store_opts o;
+		struct fr_store fs;
+		char ctx[160];
+
+		random_setup(&rng, &sh, &o);
+		o.seg_rows = 4096; /* no segment fills, none is frozen early */
+		o.max_active = 256;
+		cr_assert_eq(fr_store_make(&fs, &sh, &o, 2, &rng), 0);
+		for (int cp = 1; cp <= 3; cp++) {
+			if (cp < 3)
+				cr_assert_eq(fr_store_append(&fs, sh.n * (size_t)cp / 2, &rng, 0),
+					     0);
+			if (cp != 2)
+				cr_assert_geq(store_seal_all(fs.st), 0);
+			for (int i = 0; i < nfunnels; i++) {
+				struct fr_funnel f;
+				do {
+					fr_random_funnel(&f, &sh, &rng);
+					fr_random_ext(&f, &rng);
+				} while (f.order != Q_ORDER_STRICT);
+				snprintf(ctx, sizeof ctx,
+					 "strict seed %llu store %d (%zu events, %u shards) "
+					 "checkpoint %d funnel %d",
+					 seed, s, fs.appended, o.shards, cp, i);
+				check_funnel(&fs, &f, ctx);
+			}
+		}
+		fr_store_free(&fs);
+	}
+}
+
+Test(funnel_random, strict_funnels_over_sealed_partitions_equal_the_reference, .timeout = 120)
+{
+	strict_rounds(13, 12, 40);
+}
+
 static void random_rounds(unsigned long long seed, int nstores, int nfunnels, int by)
 {
 	random_rounds_x(seed, nstores, nfunnels, by, 0);
