@@ -11,8 +11,8 @@
  * process (q_funnel, no HTTP) with an engine of T workers (0: one per core).
  * For the 4-step session funnel with a 1 h window, plain and then with one
  * rule each, it prints the median of R runs (default 5) after one warm-up,
- * and the ratio to the plain funnel's median.  The same for the user funnel
- * (window 1 day), plain and with one rule.
+ * and the median ratio to the plain funnel, run alternately with the rule.
+ * The same for the user funnel (window 1 day), plain and with one rule.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,52 +86,65 @@ static void rule(struct q_funnel_req *rq, const char *name)
 		rq->trend_ms = 86400000;
 }
 
-/* Median ms of runs of rq, after one warm-up; -1 on an error. */
-static double time_funnel(struct q_engine *e, const struct q_funnel_req *rq, int runs,
-			  uint64_t *steps)
+/* One run of rq: its ms (steps[] filled), or -1 on an error. */
+static double time_one(struct q_engine *e, const struct q_funnel_req *rq, uint64_t *steps)
 {
-	double t[64];
 	struct q_funnel_res res;
+	double t0 = now_ms(), t;
+	int rc = q_funnel(e, rq, &res);
 
-	for (int r = -1; r < runs; r++) {
-		double t0 = now_ms();
-		int rc = q_funnel(e, rq, &res);
-		if (rc < 0) {
-			fprintf(stderr, "q_funnel: %s\n", err_str(rc));
-			return -1;
-		}
-		if (r >= 0)
-			t[r] = now_ms() - t0;
-		for (unsigned s = 0; s < res.nsteps; s++)
-			steps[s] = res.steps[s].count;
-		q_funnel_res_free(&res);
+	if (rc < 0) {
+		fprintf(stderr, "q_funnel: %s\n", err_str(rc));
+		return -1;
 	}
-	qsort(t, (size_t)runs, sizeof t[0], dbl_cmp);
-	return t[runs / 2];
+	t = now_ms() - t0;
+	for (unsigned s = 0; s < res.nsteps; s++)
+		steps[s] = res.steps[s].count;
+	q_funnel_res_free(&res);
+	return t;
 }
 
+static double median(double *t, int n)
+{
+	qsort(t, (size_t)n, sizeof t[0], dbl_cmp);
+	return t[n / 2];
+}
+
+/* Each rule is timed in runs alternating with the plain funnel, so a
+ * machine that slows down for a while slows both; the ratio printed is the
+ * median of the per-pair ratios. */
 static int run_set(struct q_engine *e, enum q_by by, const char *const *rules, int runs)
 {
-	struct q_funnel_req rq;
-	uint64_t steps[Q_MAX_STEPS];
-	double plain;
+	struct q_funnel_req plain, rq;
+	uint64_t steps[Q_MAX_STEPS], psteps[Q_MAX_STEPS];
+	double pall[64], t[64], ratio[64];
+	int np = 0;
 
-	base(&rq, by);
-	if ((plain = time_funnel(e, &rq, runs, steps)) < 0)
+	base(&plain, by);
+	if (time_one(e, &plain, psteps) < 0) /* warm-up */
 		return -1;
+	for (int r = 0; r < runs; r++)
+		if ((pall[np++] = time_one(e, &plain, psteps)) < 0)
+			return -1;
 	printf("%s funnel, 4 steps\n  %-16s %9.1f ms  1.00x  (%llu %llu %llu %llu)\n",
-	       by == Q_BY_USER ? "user" : "session", "plain", plain, (unsigned long long)steps[0],
-	       (unsigned long long)steps[1], (unsigned long long)steps[2],
-	       (unsigned long long)steps[3]);
+	       by == Q_BY_USER ? "user" : "session", "plain", median(pall, np),
+	       (unsigned long long)psteps[0], (unsigned long long)psteps[1],
+	       (unsigned long long)psteps[2], (unsigned long long)psteps[3]);
 	for (int i = 0; rules[i]; i++) {
-		double t;
 		base(&rq, by);
 		rule(&rq, rules[i]);
-		if ((t = time_funnel(e, &rq, runs, steps)) < 0)
+		if (time_one(e, &rq, steps) < 0) /* warm-up */
 			return -1;
-		printf("  %-16s %9.1f ms  %4.2fx  (%llu %llu %llu %llu)\n", rules[i], t, t / plain,
-		       (unsigned long long)steps[0], (unsigned long long)steps[1],
-		       (unsigned long long)steps[2], (unsigned long long)steps[3]);
+		for (int r = 0; r < runs; r++) {
+			double tp = time_one(e, &plain, psteps);
+			if (tp < 0 || (t[r] = time_one(e, &rq, steps)) < 0)
+				return -1;
+			ratio[r] = t[r] / tp;
+		}
+		printf("  %-16s %9.1f ms  %4.2fx  (%llu %llu %llu %llu)\n", rules[i], median(t, runs),
+		       median(ratio, runs), (unsigned long long)steps[0],
+		       (unsigned long long)steps[1], (unsigned long long)steps[2],
+		       (unsigned long long)steps[3]);
 	}
 	return 0;
 }
