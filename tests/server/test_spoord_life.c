@@ -9,7 +9,9 @@
  * library.  No test asserts a duration: waits have generous bounds.
  */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,6 +96,57 @@ Test(spoord_life, fsync_always_acknowledges_committed_events, TMO)
 	sh_stored_close(&s);
 	free(a);
 	free(b);
+}
+
+/* Threads of srv whose scheduling policy (field 41 of /proc/PID/task/TID/stat)
+ * is SCHED_IDLE. */
+static int idle_threads(void)
+{
+	char path[64], line[1024];
+	int n = 0;
+	DIR *d;
+	struct dirent *e;
+
+	snprintf(path, sizeof path, "/proc/%d/task", (int)srv.pid);
+	cr_assert_not_null(d = opendir(path));
+	while ((e = readdir(d))) {
+		FILE *f;
+		char *p;
+		int field = 3, policy = -1;
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof path, "/proc/%d/task/%s/stat", (int)srv.pid, e->d_name);
+		if (!(f = fopen(path, "r")))
+			continue;
+		if (fgets(line, sizeof line, f) && (p = strrchr(line, ')'))) {
+			for (p = strtok(p + 1, " "); p; p = strtok(NULL, " "), field++)
+				if (field == 41)
+					policy = atoi(p);
+		}
+		fclose(f);
+		n += policy == SCHED_IDLE;
+	}
+	closedir(d);
+	return n;
+}
+
+/* --fsync interval syncs from a thread at SCHED_IDLE, so the writeback's CPU
+ * comes out of idle time rather than the workers' (the p99 of paced load in
+ * docs/benchmarks.md); the other modes have no such thread. */
+Test(spoord_life, the_interval_sync_thread_runs_at_idle_priority, TMO)
+{
+	const char *interval[] = {"--fsync", "interval", NULL};
+	const char *none[] = {"--fsync", "none", NULL};
+	struct sh_resp r;
+
+	start(interval);
+	post("{\"session\":\"si\",\"type\":\"a\"}", NULL, &r);
+	cr_expect_eq(r.status, 200);
+	sh_resp_free(&r);
+	cr_expect_eq(idle_threads(), 1, "threads of spoord at SCHED_IDLE with --fsync interval");
+	cr_assert_eq(sh_stop(&srv, SIGTERM), 0);
+	start(none);
+	cr_expect_eq(idle_threads(), 0, "threads of spoord at SCHED_IDLE with --fsync none");
 }
 
 Test(spoord_life, sigterm_exits_0_and_data_survives_a_restart, TMO)
