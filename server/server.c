@@ -8,19 +8,17 @@
  * ring and reports; srv_start() returns once all have.  With --fsync
  * interval a sync thread calls store_sync() about every second.
  *
- * The sync thread runs at SCHED_IDLE.  Writing back pages that workers have
- * mapped makes the kernel write-protect each one again, and on a small
- * virtual machine the TLB shootdowns and bio submission of a second's pages
- * take tens of ms of CPU in the syncing thread; at normal priority that CPU
- * came out of the workers' share and showed as 13-22 ms p99 request latency
- * at half of peak load (1 s syncs, 2 vCPUs), at SCHED_IDLE it is taken from
- * idle time (p99 2.4-4.1 ms; docs/benchmarks.md).  Should a sync take more
- * than SYNC_SLOW_MS (a machine with no idle time left), the next one runs
- * at normal priority, where the system allows it, so the durability lag of
- * --fsync interval stays bounded.
- *
- * srv_stop() only raises a flag: each worker sees it within one tick and
- * winds down by itself (conn.c, begin_stop).
+ * The sync thread runs at SCHED_IDLE.  Writing back pages that the workers
+ * have mapped and dirtied costs the syncing thread tens of ms of CPU a
+ * second on a small virtual machine (write-protecting each page again, TLB
+ * shootdowns, bio submission); at normal priority that CPU came out of the
+ * workers' share in one burst a second and showed as a 13-22 ms p99 request
+ * latency at half of peak load (2 vCPUs), taken from idle time it does not
+ * (2.0-4.1 ms; docs/benchmarks.md).  A machine with no idle time would
+ * starve it, so a watchdog thread raises it back to normal priority when a
+ * sync is SYNC_BOOST_MS late (the sync thread lowers itself again after).
+ * Raising needs CAP_SYS_NICE or RLIMIT_NICE; without them the sync thread
+ * stays at normal priority and a warning says so.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -38,7 +36,7 @@
 #include "srv_impl.h"
 
 #define SYNC_INTERVAL_MS 1000
-#define SYNC_SLOW_MS	 2000
+#define SYNC_BOOST_MS	 1000
 
 int64_t srv_mono_ns(void)
 {
@@ -146,49 +144,48 @@ void srv_worker_ready(struct srv *s, int rc, const char *msg)
 	pthread_mutex_unlock(&s->start_mu);
 }
 
-/* The calling thread to SCHED_IDLE (urgent 0) or back to SCHED_OTHER.
- * Returns 0 or a positive errno (EPERM: leaving SCHED_IDLE needs the right
- * to nice 0, RLIMIT_NICE or CAP_SYS_NICE). */
-static int sync_priority(int urgent)
+/* Waits ms on s->cv, with s->mu held.  Returns 0 once srv_stop() asked the
+ * background threads to quit. */
+static int bg_wait(struct srv *s, long ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	while (!s->sync_quit && pthread_cond_timedwait(&s->cv, &s->mu, &ts) != ETIMEDOUT)
+		;
+	return !s->sync_quit;
+}
+
+static int set_policy(pthread_t t, int policy)
 {
 	struct sched_param sp = {0};
-	return pthread_setschedparam(pthread_self(), urgent ? SCHED_OTHER : SCHED_IDLE, &sp);
+	return pthread_setschedparam(t, policy, &sp);
 }
 
 static void *sync_main(void *arg)
 {
 	struct srv *s = arg;
 	int64_t last_log = 0;
-	int urgent = 0, rc;
 
-	if ((rc = sync_priority(0)) != 0)
-		log_warn("sync thread stays at normal priority", "error=\"%s\"", strerror(rc));
 	pthread_mutex_lock(&s->mu);
-	while (!s->sync_quit) {
-		struct timespec ts;
-		int64_t t0, took;
+	while (bg_wait(s, SYNC_INTERVAL_MS)) {
+		int64_t t0;
+		int rc;
 
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += SYNC_INTERVAL_MS / 1000;
-		while (!s->sync_quit && pthread_cond_timedwait(&s->cv, &s->mu, &ts) != ETIMEDOUT)
-			;
-		if (s->sync_quit)
-			break;
 		pthread_mutex_unlock(&s->mu);
 		t0 = srv_mono_ns();
 		rc = store_sync(s->store);
-		took = srv_mono_ns() - t0;
-		metrics_observe_commit(&s->sync_m, (uint64_t)took, rc < 0);
-		if ((took > SYNC_SLOW_MS * 1000000ll) != urgent) {
-			int e = sync_priority(!urgent);
-			if (e == 0)
-				urgent = !urgent;
-			else if (srv_mono_ms() - last_log >= 10000) {
-				log_warn("slow store sync, priority unchanged", "took_ms=%lld error=\"%s\"",
-					 (long long)(took / 1000000), strerror(e));
-				last_log = srv_mono_ms();
-			}
-		}
+		metrics_observe_commit(&s->sync_m, (uint64_t)(srv_mono_ns() - t0), rc < 0);
+		__atomic_store_n(&s->sync_done_ns, srv_mono_ns(), __ATOMIC_RELEASE);
+		/* boosted by the watchdog: idle again (lowering needs no right) */
+		if (__atomic_exchange_n(&s->sync_boosted, 0, __ATOMIC_ACQ_REL))
+			set_policy(pthread_self(), SCHED_IDLE);
 		if (rc < 0) {
 			m_set_i64(&s->sync_m.store_fail_ms, srv_wall_ms());
 			if (srv_mono_ms() - last_log >= 10000) {
@@ -202,6 +199,35 @@ static void *sync_main(void *arg)
 	return NULL;
 }
 
+/* Normal priority: a sync thread kept from running by a machine with no
+ * idle time is raised to normal priority once its sync is SYNC_BOOST_MS
+ * late, so the durability lag of --fsync interval stays bounded. */
+static void *watch_main(void *arg)
+{
+	struct srv *s = arg;
+
+	pthread_mutex_lock(&s->mu);
+	while (bg_wait(s, SYNC_BOOST_MS / 4)) {
+		int64_t late = srv_mono_ns() - __atomic_load_n(&s->sync_done_ns, __ATOMIC_ACQUIRE) -
+			       (SYNC_INTERVAL_MS + SYNC_BOOST_MS) * 1000000ll;
+		if (late > 0 && !__atomic_load_n(&s->sync_boosted, __ATOMIC_ACQUIRE) &&
+		    set_policy(s->sync_thread, SCHED_OTHER) == 0) {
+			__atomic_store_n(&s->sync_boosted, 1, __ATOMIC_RELEASE);
+			s->sync_boosts++;
+		}
+	}
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+/* Can this process put a thread at SCHED_IDLE and take it back?  Leaving
+ * SCHED_IDLE needs CAP_SYS_NICE or an RLIMIT_NICE of 20. */
+static int can_boost(void)
+{
+	return set_policy(pthread_self(), SCHED_IDLE) == 0 &&
+	       set_policy(pthread_self(), SCHED_OTHER) == 0;
+}
+
 static int sync_start(struct srv *s)
 {
 	pthread_condattr_t ca;
@@ -211,10 +237,20 @@ static int sync_start(struct srv *s)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&s->cv, &ca);
 	pthread_condattr_destroy(&ca);
+	s->sync_done_ns = srv_mono_ns();
 	rc = pthread_create(&s->sync_thread, NULL, sync_main, s);
 	if (rc != 0)
 		return -rc;
 	s->sync_started = 1;
+	if (!can_boost()) {
+		log_warn("sync thread at normal priority: SCHED_IDLE could not be left again",
+			 "hint=\"give spoord CAP_SYS_NICE or LimitNICE=40 for a lower tail latency\"");
+		return 0;
+	}
+	if ((rc = pthread_create(&s->watch_thread, NULL, watch_main, s)) != 0)
+		return -rc;
+	s->watch_started = 1;
+	set_policy(s->sync_thread, SCHED_IDLE);
 	return 0;
 }
 
@@ -314,6 +350,8 @@ void srv_wait(struct srv *s)
 			pthread_join(s->workers[i].thread, NULL);
 	if (s->sync_started)
 		pthread_join(s->sync_thread, NULL);
+	if (s->watch_started)
+		pthread_join(s->watch_thread, NULL);
 	s->joined = 1;
 }
 

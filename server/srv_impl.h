@@ -236,6 +236,11 @@ struct srv {
 
 	pthread_t sync_thread; /* --fsync interval */
 	int sync_started;
+	pthread_t watch_thread; /* raises a starved sync thread (SCHED_IDLE) */
+	int watch_started;
+	int64_t sync_done_ns;	/* end of the last sync (atomic) */
+	int sync_boosted;	/* the watchdog raised the sync thread (atomic) */
+	uint64_t sync_boosts;	/* times it did (watchdog only) */
 	pthread_mutex_t mu; /* guards sync_quit */
 	pthread_cond_t cv;
 	int sync_quit;
