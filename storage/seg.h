@@ -187,6 +187,9 @@ struct store_str act_str(const struct seg *g, uint32_t id);
 
 /* Durability: data then count.  act_sync() does it with syscalls. */
 int act_sync(struct seg *g);
+/* Before a sync: drops the process's page table entries of g's mapping, so
+ * writeback need not write-protect its dirty pages one by one. */
+void act_unmap_pages(struct seg *g);
 
 /* ---- sealed segments (seg_sealed.c) ------------------------------------ */
 

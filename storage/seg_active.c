@@ -814,6 +814,19 @@ uint64_t act_rows(const struct seg *g)
 	return atomic_load_explicit(&g->act->hdr->rows, memory_order_acquire);
 }
 
+/* Drops this process's page table entries for the file, before a sync (the
+ * page cache and its dirty pages stay; the next access faults them back
+ * in).  Writeback must otherwise write-protect every dirty page mapped
+ * here one at a time, each with a TLB shootdown across the CPUs the
+ * workers run on: on a 2-vCPU virtual machine that cost about 30 us a
+ * page, most of the sync's CPU, and 40 % of spoord's at 0.5 M events/s
+ * (docs/benchmarks.md).  One range zap is one shootdown.  A store racing
+ * with it lands in a page the zap has already marked dirty, or faults. */
+void act_unmap_pages(struct seg *g)
+{
+	madvise(g->map, g->map_len, MADV_DONTNEED);
+}
+
 int act_sync(struct seg *g)
 {
 	struct act *a = g->act;
@@ -825,15 +838,7 @@ int act_sync(struct seg *g)
 	d[1] = atomic_load_explicit(&a->hdr->dict, memory_order_acquire);
 	if (d[0] == a->durable_rows)
 		return 0;
-	/* Drop this process's page table entries for the file first (the page
-	 * cache and its dirty pages stay; the next access faults them back
-	 * in).  Writeback must otherwise write-protect every dirty page mapped
-	 * here one at a time, each with a TLB shootdown across the CPUs the
-	 * workers run on: on a 2-vCPU virtual machine that cost about 30 us a
-	 * page, most of the sync's CPU, and 40 % of spoord's at 0.5 M events/s
-	 * (docs/benchmarks.md).  One range zap is one shootdown.  A store racing
-	 * with it lands in a page the zap has already marked dirty, or faults. */
-	madvise(g->map, g->map_len, MADV_DONTNEED);
+	act_unmap_pages(g);
 	if (fdatasync(g->fd) < 0)
 		return -errno;
 	if (pwrite(g->fd, d, sizeof d, offsetof(struct act_hdr, durable_rows)) != sizeof d)
