@@ -244,7 +244,7 @@ static int sync_start(struct srv *s)
 	s->sync_started = 1;
 	if (!can_boost()) {
 		log_warn("sync thread at normal priority: SCHED_IDLE could not be left again",
-			 "hint=\"give spoord CAP_SYS_NICE or LimitNICE=40 for a lower tail latency\"");
+			 "hint=\"give spoord CAP_SYS_NICE or RLIMIT_NICE 20 (systemd LimitNICE=20) for a lower tail latency\"");
 		return 0;
 	}
 	if ((rc = pthread_create(&s->watch_thread, NULL, watch_main, s)) != 0)
