@@ -130,6 +130,9 @@ int metrics_render(struct srv *s, struct sbuf *o)
 		    (unsigned long long)sum.commit_count);
 	one(o, "spoord_commit_failures_total", "counter", "Group commits or syncs that failed.",
 	    sum.commit_failures);
+	one(o, "spoord_sync_raised_total", "counter",
+	    "Interval syncs raised from idle to normal priority, a second late (no idle CPU).",
+	    __atomic_load_n(&s->sync_boosts, __ATOMIC_RELAXED));
 
 	one(o, "spoord_segments_sealed_total", "counter", "Segments sealed since start.", st.seals);
 	one(o, "spoord_seal_failures_total", "counter", "Seals that failed since start.",

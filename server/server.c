@@ -213,7 +213,7 @@ static void *watch_main(void *arg)
 		if (late > 0 && !__atomic_load_n(&s->sync_boosted, __ATOMIC_ACQUIRE) &&
 		    set_policy(s->sync_thread, SCHED_OTHER) == 0) {
 			__atomic_store_n(&s->sync_boosted, 1, __ATOMIC_RELEASE);
-			s->sync_boosts++;
+			__atomic_add_fetch(&s->sync_boosts, 1, __ATOMIC_RELAXED);
 		}
 	}
 	pthread_mutex_unlock(&s->mu);

@@ -240,7 +240,7 @@ struct srv {
 	int watch_started;
 	int64_t sync_done_ns;	/* end of the last sync (atomic) */
 	int sync_boosted;	/* the watchdog raised the sync thread (atomic) */
-	uint64_t sync_boosts;	/* times it did (watchdog only) */
+	uint64_t sync_boosts;	/* times it did (atomic) */
 	pthread_mutex_t mu; /* guards sync_quit */
 	pthread_cond_t cv;
 	int sync_quit;
