@@ -72,6 +72,16 @@
  *               bucket: rows grouped by user (counting sort), each user's
  *               rows sorted in the by-user order, one pass per user.
  *
+ *   Strict order also needs each matching row's position in its actor's
+ *   whole sequence.  By session, a partition held in one sealed segment
+ *   gives it without reading more than the session column: a session's
+ *   rows are one run there, so the scan counts the rows between hits into
+ *   their actors (funnel_scan.c, runs_count); any other partition sinks
+ *   every row and numbers them once they are in order (feed_one).  By user
+ *   every row is gathered and numbered in the by-user order: sessions of
+ *   one user interleave, so runs do not give positions (costly: see
+ *   docs/benchmarks.md).
+ *
  *   Each task takes a context (scratch buffers, partial counts) from the
  *   query's pool and gives it back, so buffers are reused by whichever
  *   task runs next; at the end the contexts' groups are merged.
@@ -492,56 +502,6 @@ static int feed_recs(const struct fn_query *q, struct fn_ctx *c, int sorted)
 	return 0;
 }
 
-/* Ext funnels: event i of the actor being gathered into c->fx* (its steps
- * and, above them, its exclusions split apart; pos its position in the
- * actor's whole sequence, for strict order). */
-static void fx_put(const struct fn_query *q, struct fn_ctx *c, size_t i, uint64_t pos, int64_t ts,
-		   uint32_t mask, struct store_str bd, struct store_str val, struct store_str sess)
-{
-	c->fxev[i] = (struct fx_ev){.ts = ts,
-				    .pos = pos,
-				    .mask = mask & q->step_bits,
-				    .xmask = q->nm > q->k ? mask >> q->k : 0};
-	c->fxbd[i] = bd;
-	c->fxval[i] = val;
-	c->fxsess[i] = sess;
-}
-
-/* Ext funnels, end of a shard: c->xrecs grouped by actor (stable, so each
- * actor's records stay in its order), each actor evaluated. */
-static int ext_session_finish(const struct fn_query *q, struct fn_ctx *c)
-{
-	size_t nact = c->nstates, n = c->nxrecs;
-	int rc = 0;
-
-	if (fn_grow((void **)&c->xcount, &c->xcount_cap, nact + 1, sizeof *c->xcount) < 0 ||
-	    fn_grow((void **)&c->recs, &c->recs_cap, n, sizeof *c->recs) < 0)
-		return -ENOMEM;
-	memset(c->xcount, 0, (nact + 1) * sizeof *c->xcount);
-	for (size_t i = 0; i < n; i++)
-		c->xcount[c->xrecs[i].actor + 1]++;
-	for (size_t a = 0; a < nact; a++)
-		c->xcount[a + 1] += c->xcount[a];
-	for (size_t i = 0; i < n; i++) /* recs is free here: the sorted copy */
-		c->recs[c->xcount[c->xrecs[i].actor]++] = c->xrecs[i];
-	for (size_t i = 0; i < n && rc == 0;) {
-		size_t j = i;
-		while (j < n && c->recs[j].actor == c->recs[i].actor)
-			j++;
-		if ((rc = fn_ext_reserve(c, j - i)) < 0)
-			break;
-		for (size_t t = i; t < j; t++) {
-			const struct fn_srec *r = &c->recs[t];
-			fx_put(q, c, t - i, r->pos, r->ts, r->mask, r->bd, r->val,
-			       c->asess ? c->asess[r->actor] : (struct store_str){"", 0});
-		}
-		rc = fn_ext_actor(q, c, j - i);
-		i = j;
-	}
-	c->nxrecs = 0;
-	return rc;
-}
-
 static int part_out(const struct fn_query *q, int64_t start)
 {
 	return start >= q->to ||
@@ -618,7 +578,7 @@ static int session_task(void *arg, size_t shard)
 			rc = feed_recs(q, c, sorted && sources <= 1);
 	}
 	if (q->ext && rc == 0)
-		rc = ext_session_finish(q, c);
+		rc = fn_ext_session_finish(q, c);
 	for (size_t a = 0; a < c->nstates && rc == 0 && !q->ext; a++)
 		rc = fn_state_final(q, c, c->states + q->stride * a);
 	ctx_give(q, c);
@@ -740,10 +700,10 @@ static int bucket_task(void *arg, size_t b)
 			for (size_t t = i; t < j; t++) {
 				const struct fn_urec *e = &c->usorted[t];
 				if (e->mask)
-					fx_put(q, c, m++, t - i, e->ts, e->mask,
-					       (struct store_str){e->bd, e->bdn},
-					       (struct store_str){e->val, e->valn},
-					       (struct store_str){e->sess, e->sn});
+					fn_fx_put(q, c, m++, t - i, e->ts, e->mask,
+						  (struct store_str){e->bd, e->bdn},
+						  (struct store_str){e->val, e->valn},
+						  (struct store_str){e->sess, e->sn});
 			}
 			rc = fn_ext_actor(q, c, m);
 			i = j;

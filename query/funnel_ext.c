@@ -490,6 +490,56 @@ static int count_chain(const struct fn_query *q, struct fn_ctx *c, const struct 
 	return add_trend(q, c, ts[0], level);
 }
 
+/* Ext funnels: event i of the actor being gathered into c->fx* (its steps
+ * and, above them, its exclusions split apart; pos its position in the
+ * actor's whole sequence, for strict order). */
+void fn_fx_put(const struct fn_query *q, struct fn_ctx *c, size_t i, uint64_t pos, int64_t ts,
+	       uint32_t mask, struct store_str bd, struct store_str val, struct store_str sess)
+{
+	c->fxev[i] = (struct fx_ev){.ts = ts,
+				    .pos = pos,
+				    .mask = mask & q->step_bits,
+				    .xmask = q->nm > q->k ? mask >> q->k : 0};
+	c->fxbd[i] = bd;
+	c->fxval[i] = val;
+	c->fxsess[i] = sess;
+}
+
+/* Ext funnels, end of a shard: c->xrecs grouped by actor (stable, so each
+ * actor's records stay in its order), each actor evaluated. */
+int fn_ext_session_finish(const struct fn_query *q, struct fn_ctx *c)
+{
+	size_t nact = c->nstates, n = c->nxrecs;
+	int rc = 0;
+
+	if (fn_grow((void **)&c->xcount, &c->xcount_cap, nact + 1, sizeof *c->xcount) < 0 ||
+	    fn_grow((void **)&c->recs, &c->recs_cap, n, sizeof *c->recs) < 0)
+		return -ENOMEM;
+	memset(c->xcount, 0, (nact + 1) * sizeof *c->xcount);
+	for (size_t i = 0; i < n; i++)
+		c->xcount[c->xrecs[i].actor + 1]++;
+	for (size_t a = 0; a < nact; a++)
+		c->xcount[a + 1] += c->xcount[a];
+	for (size_t i = 0; i < n; i++) /* recs is free here: the sorted copy */
+		c->recs[c->xcount[c->xrecs[i].actor]++] = c->xrecs[i];
+	for (size_t i = 0; i < n && rc == 0;) {
+		size_t j = i;
+		while (j < n && c->recs[j].actor == c->recs[i].actor)
+			j++;
+		if ((rc = fn_ext_reserve(c, j - i)) < 0)
+			break;
+		for (size_t t = i; t < j; t++) {
+			const struct fn_srec *r = &c->recs[t];
+			fn_fx_put(q, c, t - i, r->pos, r->ts, r->mask, r->bd, r->val,
+				  c->asess ? c->asess[r->actor] : (struct store_str){"", 0});
+		}
+		rc = fn_ext_actor(q, c, j - i);
+		i = j;
+	}
+	c->nxrecs = 0;
+	return rc;
+}
+
 int fn_ext_actor(const struct fn_query *q, struct fn_ctx *c, size_t n)
 {
 	struct fx_ev *ev = c->fxev;

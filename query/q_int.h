@@ -356,6 +356,14 @@ int fn_count_level(const struct fn_query *q, struct fn_ctx *c, struct store_str 
 int fn_ext_actor(const struct fn_query *q, struct fn_ctx *c, size_t n);
 /* Room for n events in c->fxev, fxbd, fxval, fxkey.  0 or -ENOMEM. */
 int fn_ext_reserve(struct fn_ctx *c, size_t n);
+/* Event i of the actor being gathered into c->fx* (room: fn_ext_reserve):
+ * its steps and, apart, its exclusions; pos its position in the actor's
+ * whole sequence (strict order). */
+void fn_fx_put(const struct fn_query *q, struct fn_ctx *c, size_t i, uint64_t pos, int64_t ts,
+	       uint32_t mask, struct store_str bd, struct store_str val, struct store_str sess);
+/* Session funnels, end of a shard: c->xrecs grouped by actor, each actor
+ * evaluated (fn_ext_actor).  Returns 0 or a negative code. */
+int fn_ext_session_finish(const struct fn_query *q, struct fn_ctx *c);
 
 /* Merges every context's groups into *out.  Returns 0 or -ENOMEM. */
 int fn_result(const struct fn_query *q, struct q_funnel_res *out);
