@@ -78,9 +78,9 @@
  *   rows are one run there, so the scan counts the rows between hits into
  *   their actors (funnel_scan.c, runs_count); any other partition sinks
  *   every row and numbers them once they are in order (feed_one).  By user
- *   every row is gathered and numbered in the by-user order: sessions of
- *   one user interleave, so runs do not give positions (costly: see
- *   docs/benchmarks.md).
+ *   sessions interleave, so runs do not give positions: the buckets are
+ *   passed twice, with a scan of every row against the pairs of matching
+ *   rows that could be links in between (funnel_gap.c).
  *
  *   Each task takes a context (scratch buffers, partial counts) from the
  *   query's pool and gives it back, so buffers are reused by whichever
@@ -274,6 +274,8 @@ static void ctx_free(struct fn_ctx *c)
 	free(c->usorted);
 	fn_map_fini(&c->umap);
 	free(c->ustate);
+	free(c->upos);
+	free(c->gcache);
 	fn_map_fini(&c->gmap);
 	free(c->gcount);
 	free(c->gval);
@@ -387,7 +389,7 @@ fail:
 }
 
 /* A context for one task: an idle one, or a new one.  NULL: no memory. */
-static struct fn_ctx *ctx_take(struct fn_query *q)
+struct fn_ctx *fn_ctx_take(struct fn_query *q)
 {
 	struct fn_ctx *c;
 
@@ -404,7 +406,7 @@ static struct fn_ctx *ctx_take(struct fn_query *q)
 	return c;
 }
 
-static void ctx_give(struct fn_query *q, struct fn_ctx *c)
+void fn_ctx_give(struct fn_query *q, struct fn_ctx *c)
 {
 	pthread_mutex_lock(&q->mu);
 	c->idle_next = q->idle;
@@ -502,13 +504,13 @@ static int feed_recs(const struct fn_query *q, struct fn_ctx *c, int sorted)
 	return 0;
 }
 
-static int part_out(const struct fn_query *q, int64_t start)
+int fn_part_out(const struct fn_query *q, int64_t start)
 {
 	return start >= q->to ||
 	       (q->from > INT64_MIN + q->part_ms && start <= q->from - q->part_ms);
 }
 
-static int seg_out(const struct fn_query *q, const struct store_seg *g)
+int fn_seg_out(const struct fn_query *q, const struct store_seg *g)
 {
 	return store_seg_max_ts(g) < q->from || store_seg_min_ts(g) >= q->to;
 }
@@ -525,7 +527,7 @@ static void strict_mode(const struct fn_query *q, struct fn_ctx *c, size_t p, ui
 
 	for (size_t i = 0; i < nsegs; i++) {
 		const struct store_seg *g = store_snap_seg(q->snap, p, shard, i);
-		if (!seg_out(q, g)) {
+		if (!fn_seg_out(q, g)) {
 			live++;
 			one = g;
 		}
@@ -538,7 +540,7 @@ static void strict_mode(const struct fn_query *q, struct fn_ctx *c, size_t p, ui
 static int session_task(void *arg, size_t shard)
 {
 	struct fn_query *q = arg;
-	struct fn_ctx *c = ctx_take(q);
+	struct fn_ctx *c = fn_ctx_take(q);
 	size_t nparts = store_snap_nparts(q->snap);
 	uint32_t seg_ord = 0;
 	struct fn_segm sm;
@@ -554,7 +556,7 @@ static int session_task(void *arg, size_t shard)
 		size_t sources = 0;
 		int sorted = 1;
 
-		if (part_out(q, store_snap_part_start(q->snap, p))) {
+		if (fn_part_out(q, store_snap_part_start(q->snap, p))) {
 			seg_ord += (uint32_t)nsegs;
 			continue;
 		}
@@ -566,7 +568,7 @@ static int session_task(void *arg, size_t shard)
 			size_t before = c->nrecs;
 			uint32_t ord = seg_ord++;
 			int64_t live;
-			if (seg_out(q, g) || (live = fn_segm_init(q, c, g, &sm)) == 0)
+			if (fn_seg_out(q, g) || (live = fn_segm_init(q, c, g, &sm)) == 0)
 				continue;
 			rc = live < 0 ? (int)live : fn_scan_seg(q, c, g, &sm, ord);
 			if (c->nrecs > before) {
@@ -581,145 +583,7 @@ static int session_task(void *arg, size_t shard)
 		rc = fn_ext_session_finish(q, c);
 	for (size_t a = 0; a < c->nstates && rc == 0 && !q->ext; a++)
 		rc = fn_state_final(q, c, c->states + q->stride * a);
-	ctx_give(q, c);
-	return rc;
-}
-
-/* ---- user funnels ------------------------------------------------------------------ */
-
-/* Task, phase 1: the matching rows of one shard into buckets. */
-static int gather_task(void *arg, size_t shard)
-{
-	struct fn_query *q = arg;
-	struct fn_ctx *c = ctx_take(q);
-	size_t nparts = store_snap_nparts(q->snap);
-	uint32_t seg_ord = 0;
-	struct fn_segm sm;
-	int rc = 0;
-
-	if (!c)
-		return -ENOMEM;
-	c->all_rows = q->strict; /* by user, positions come from the merged order */
-	c->strict_runs = 0;
-	for (size_t p = 0; p < nparts && rc == 0; p++) {
-		size_t nsegs = store_snap_nsegs(q->snap, p, (uint32_t)shard);
-		if (part_out(q, store_snap_part_start(q->snap, p))) {
-			seg_ord += (uint32_t)nsegs;
-			continue;
-		}
-		for (size_t i = 0; i < nsegs && rc == 0; i++) {
-			const struct store_seg *g = store_snap_seg(q->snap, p, (uint32_t)shard, i);
-			uint32_t ord = seg_ord++;
-			int64_t live;
-			if (seg_out(q, g) || (live = fn_segm_init(q, c, g, &sm)) == 0)
-				continue;
-			rc = live < 0 ? (int)live : fn_scan_seg(q, c, g, &sm, ord);
-		}
-	}
-	ctx_give(q, c);
-	return rc;
-}
-
-/* The by-user order of two rows of one user. */
-static int urec_cmp(const void *a, const void *b)
-{
-	const struct fn_urec *x = a, *y = b;
-	int c;
-
-	if (x->ts != y->ts)
-		return x->ts < y->ts ? -1 : 1;
-	if (x->recv != y->recv)
-		return x->recv < y->recv ? -1 : 1;
-	c = memcmp(x->sess, y->sess, x->sn < y->sn ? x->sn : y->sn);
-	if (c)
-		return c;
-	if (x->sn != y->sn)
-		return x->sn < y->sn ? -1 : 1;
-	return x->ord < y->ord ? -1 : x->ord > y->ord;
-}
-
-/* Task, phase 2: every user of one bucket. */
-static int bucket_task(void *arg, size_t b)
-{
-	struct fn_query *q = arg;
-	struct fn_ctx *c = ctx_take(q);
-	size_t n = 0, nact = 0;
-	int rc = 0;
-
-	if (!c)
-		return -ENOMEM;
-	fn_map_clear(&c->umap);
-	/* actors: users in first-seen order */
-	for (size_t xi = 0; xi < q->ngathered && rc == 0; xi++) {
-		struct fn_ctx *x = q->gathered[xi];
-		for (size_t i = 0; i < x->nbucket[b]; i++) {
-			struct fn_urec *e = &x->bucket[b][i];
-			int added;
-			if (fn_map_put(&c->umap, e->user, e->un, e->uh, (uint32_t)nact, &e->actor,
-				       &added) < 0) {
-				rc = -ENOMEM;
-				break;
-			}
-			nact += (size_t)added;
-			n++;
-		}
-	}
-	if (rc < 0 || n == 0)
-		goto out;
-	/* counting sort by actor (stable), then each user's rows in order */
-	if (fn_grow((void **)&c->ucount, &c->ucount_cap, nact + 1, sizeof *c->ucount) < 0 ||
-	    fn_grow((void **)&c->usorted, &c->usorted_cap, n, sizeof *c->usorted) < 0) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	memset(c->ucount, 0, (nact + 1) * sizeof *c->ucount);
-	for (size_t xi = 0; xi < q->ngathered; xi++)
-		for (size_t i = 0; i < q->gathered[xi]->nbucket[b]; i++)
-			c->ucount[q->gathered[xi]->bucket[b][i].actor + 1]++;
-	for (size_t a = 0; a < nact; a++)
-		c->ucount[a + 1] += c->ucount[a];
-	for (size_t xi = 0; xi < q->ngathered; xi++) {
-		const struct fn_ctx *x = q->gathered[xi];
-		for (size_t i = 0; i < x->nbucket[b]; i++)
-			c->usorted[c->ucount[x->bucket[b][i].actor]++] = x->bucket[b][i];
-	}
-	for (size_t a = 0, i = 0; a < nact && rc == 0; a++) {
-		size_t j = i;
-		uint64_t pos = 0;
-		while (j < n && c->usorted[j].actor == a)
-			j++;
-		for (size_t t = i + 1; t < j; t++)
-			if (urec_cmp(&c->usorted[t - 1], &c->usorted[t]) > 0) {
-				qsort(c->usorted + i, j - i, sizeof *c->usorted, urec_cmp);
-				break;
-			}
-		if (q->ext) { /* strict order: rows matching nothing only take positions */
-			size_t m = 0;
-			if ((rc = fn_ext_reserve(c, j - i)) < 0)
-				break;
-			for (size_t t = i; t < j; t++) {
-				const struct fn_urec *e = &c->usorted[t];
-				if (e->mask)
-					fn_fx_put(q, c, m++, t - i, e->ts, e->mask,
-						  (struct store_str){e->bd, e->bdn},
-						  (struct store_str){e->val, e->valn},
-						  (struct store_str){e->sess, e->sn});
-			}
-			rc = fn_ext_actor(q, c, m);
-			i = j;
-			continue;
-		}
-		fn_state_reset(q, c->ustate);
-		for (size_t t = i; t < j; t++) {
-			const struct fn_urec *e = &c->usorted[t];
-			fn_state_feed(q, c->ustate, ++pos, e->ts, e->mask,
-				      (struct store_str){e->bd, e->bdn});
-		}
-		rc = fn_state_final(q, c, c->ustate);
-		i = j;
-	}
-out:
-	ctx_give(q, c);
+	fn_ctx_give(q, c);
 	return rc;
 }
 
@@ -743,6 +607,12 @@ static void query_fini(struct fn_query *q)
 		for (unsigned j = 0; j < q->steps[i].nprops; j++)
 			free(q->steps[i].props[j].str);
 	free(q->gathered);
+	for (unsigned b = 0; q->gaps && b < FN_BUCKETS; b++) {
+		fn_map_fini(&q->gaps[b].users);
+		free(q->gaps[b].user);
+		free(q->gaps[b].gap);
+	}
+	free(q->gaps);
 	store_snap_release(q->snap);
 	pthread_mutex_destroy(&q->mu);
 }
@@ -767,7 +637,7 @@ int q_funnel(struct q_engine *e, const struct q_funnel_req *req, struct q_funnel
 	if (q.by == Q_BY_SESSION) {
 		rc = q_parallel(e, nshards, session_task, &q);
 	} else {
-		rc = q_parallel(e, nshards, gather_task, &q);
+		rc = q_parallel(e, nshards, fn_gather_task, &q);
 		/* phase 2 reads the buckets of the phase-1 contexts: list them
 		 * now, as tasks of phase 2 may add contexts to q.all */
 		for (struct fn_ctx *c = q.all; c && rc == 0; c = c->all_next)
@@ -776,8 +646,18 @@ int q_funnel(struct q_engine *e, const struct q_funnel_req *req, struct q_funnel
 				rc = -ENOMEM;
 			else
 				q.gathered[q.ngathered++] = c;
+		if (rc == 0 && q.strict) { /* gaps, the rows against them, then the count */
+			if (!(q.gaps = calloc(FN_BUCKETS, sizeof *q.gaps)))
+				rc = -ENOMEM;
+			q.gap_pass = 1;
+			if (rc == 0)
+				rc = q_parallel(e, FN_BUCKETS, fn_bucket_task, &q);
+			if (rc == 0)
+				rc = q_parallel(e, nshards, fn_gap_task, &q);
+			q.gap_pass = 2;
+		}
 		if (rc == 0)
-			rc = q_parallel(e, FN_BUCKETS, bucket_task, &q);
+			rc = q_parallel(e, FN_BUCKETS, fn_bucket_task, &q);
 	}
 	if (rc == 0)
 		rc = fn_result(&q, out);

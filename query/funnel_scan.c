@@ -77,8 +77,9 @@ int64_t fn_segm_init(const struct fn_query *q, struct fn_ctx *c, const struct st
 		sm->tab = c->tab;
 		sm->tabn = ndict;
 	}
-	/* strict order counts every row of an actor, matching or not */
-	return q->strict ? (int64_t)(sm->live | 1u << 31) : sm->live;
+	/* strict order by session counts every row of an actor, matching or not
+	 * (by user, funnel_gap.c reads the rows itself) */
+	return q->strict && q->by == Q_BY_SESSION ? (int64_t)(sm->live | 1u << 31) : sm->live;
 }
 
 /* Rows of a block whose type is a step's: hit_row/hit_mask.  Returns the

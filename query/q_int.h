@@ -166,6 +166,8 @@ struct fn_query {
 	/* beyond windowFunnel (funnel_ext.c): ext = 0 is the streaming pass */
 	int ext;
 	int strict;	       /* strict order: rows between matches count (positions) */
+	struct fn_gapset *gaps; /* by user, strict: [FN_BUCKETS] (funnel_gap.c) */
+	int gap_pass;		/* by user, strict: 1 collect gaps, 2 evaluate */
 	struct fx_spec fx;
 	enum q_same same;
 	struct store_str same_key; /* props key of Q_SAME_PROP */
@@ -222,6 +224,30 @@ struct fn_urec {
 	uint32_t mask;
 	uint32_t actor; /* phase 2 */
 	uint8_t un, sn;
+};
+
+/* User funnels, strict order (funnel_gap.c): a row's key in the by-user
+ * order; two consecutive matching rows of a user that could be a link of a
+ * chain (a gap), blocked once a row of the user lies strictly between. */
+struct fn_ukey {
+	int64_t ts, recv;
+	const char *sess;
+	uint32_t sn;
+	uint64_t ord;
+};
+struct fn_gap {
+	struct fn_ukey a, z;
+	uint8_t blocked; /* atomic */
+};
+struct fn_gapuser {
+	uint32_t first, count; /* its gaps, in order */
+};
+struct fn_gapset { /* one per bucket */
+	struct fn_map users; /* user → index into user[] */
+	struct fn_gapuser *user;
+	size_t nusers, user_cap;
+	struct fn_gap *gap;
+	size_t ngap, gap_cap;
 };
 
 /* A candidate drop-off pointer. */
@@ -282,6 +308,10 @@ struct fn_ctx {
 	struct fn_urec *usorted;
 	size_t usorted_cap;
 	struct fn_map umap;
+	uint64_t *upos; /* strict by user: positions of one user's rows */
+	size_t upos_cap;
+	uint64_t *gcache; /* strict by user, gap scan: user id → gaps */
+	size_t gcache_cap;
 	uint8_t *ustate; /* one actor's state */
 	size_t ustate_cap;
 	/* results */
@@ -364,6 +394,30 @@ void fn_fx_put(const struct fn_query *q, struct fn_ctx *c, size_t i, uint64_t po
 /* Session funnels, end of a shard: c->xrecs grouped by actor, each actor
  * evaluated (fn_ext_actor).  Returns 0 or a negative code. */
 int fn_ext_session_finish(const struct fn_query *q, struct fn_ctx *c);
+
+/* ---- funnel_gap.c: strict order by user --------------------------------- */
+
+/* Pass 1: the gaps of one user whose matching rows u[0..n) are sorted in
+ * the by-user order, into q->gaps[b].  Returns 0 or -ENOMEM. */
+int fn_gap_collect(struct fn_query *q, unsigned b, const struct fn_urec *u, size_t n);
+/* Pass 2, one task per shard: marks every gap some row lies inside.
+ * Returns 0 or a negative code. */
+int fn_gap_scan(struct fn_query *q, struct fn_ctx *c, size_t shard);
+/* Pass 3: positions of u[0..n) (as in pass 1) into pos[0..n). */
+void fn_gap_positions(const struct fn_query *q, unsigned b, const struct fn_urec *u, size_t n,
+		      uint64_t *pos);
+/* funnel.c: a context of the query's pool, taken and given back. */
+struct fn_ctx *fn_ctx_take(struct fn_query *q);
+void fn_ctx_give(struct fn_query *q, struct fn_ctx *c);
+/* funnel_user.c: the tasks of user funnels (q_parallel): per shard, the
+ * matching rows into buckets; per shard, the gap scan (strict order); per
+ * bucket, its users (q->gap_pass 1: their gaps only). */
+int fn_gather_task(void *arg, size_t shard);
+int fn_gap_task(void *arg, size_t shard);
+int fn_bucket_task(void *arg, size_t b);
+/* funnel.c: a partition or segment entirely outside the query's range. */
+int fn_part_out(const struct fn_query *q, int64_t start);
+int fn_seg_out(const struct fn_query *q, const struct store_seg *g);
 
 /* Merges every context's groups into *out.  Returns 0 or -ENOMEM. */
 int fn_result(const struct fn_query *q, struct q_funnel_res *out);

@@ -1,0 +1,171 @@
+/*
+ * funnel_user.c — the tasks of user funnels (funnel.c runs them): phase 1
+ * gathers the matching rows of each shard into buckets by user hash; phase
+ * 2 groups each bucket's rows by user, sorts each user's rows in the
+ * by-user order (ts, recv, session bytes, arrival) and evaluates the user.
+ * Strict order runs phase 2 twice, with the gap scan of funnel_gap.c in
+ * between.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "q_int.h"
+
+/* Task, phase 1: the matching rows of one shard into buckets. */
+int fn_gather_task(void *arg, size_t shard)
+{
+	struct fn_query *q = arg;
+	struct fn_ctx *c = fn_ctx_take(q);
+	size_t nparts = store_snap_nparts(q->snap);
+	uint32_t seg_ord = 0;
+	struct fn_segm sm;
+	int rc = 0;
+
+	if (!c)
+		return -ENOMEM;
+	c->all_rows = c->strict_runs = 0; /* strict by user: funnel_gap.c */
+	for (size_t p = 0; p < nparts && rc == 0; p++) {
+		size_t nsegs = store_snap_nsegs(q->snap, p, (uint32_t)shard);
+		if (fn_part_out(q, store_snap_part_start(q->snap, p))) {
+			seg_ord += (uint32_t)nsegs;
+			continue;
+		}
+		for (size_t i = 0; i < nsegs && rc == 0; i++) {
+			const struct store_seg *g = store_snap_seg(q->snap, p, (uint32_t)shard, i);
+			uint32_t ord = seg_ord++;
+			int64_t live;
+			if (fn_seg_out(q, g) || (live = fn_segm_init(q, c, g, &sm)) == 0)
+				continue;
+			rc = live < 0 ? (int)live : fn_scan_seg(q, c, g, &sm, ord);
+		}
+	}
+	fn_ctx_give(q, c);
+	return rc;
+}
+
+/* Task, strict order by user, between the two bucket passes: the rows of
+ * one shard against the gaps (funnel_gap.c). */
+int fn_gap_task(void *arg, size_t shard)
+{
+	struct fn_query *q = arg;
+	struct fn_ctx *c = fn_ctx_take(q);
+	int rc;
+
+	if (!c)
+		return -ENOMEM;
+	rc = fn_gap_scan(q, c, shard);
+	fn_ctx_give(q, c);
+	return rc;
+}
+
+/* The by-user order of two rows of one user. */
+static int urec_cmp(const void *a, const void *b)
+{
+	const struct fn_urec *x = a, *y = b;
+	int c;
+
+	if (x->ts != y->ts)
+		return x->ts < y->ts ? -1 : 1;
+	if (x->recv != y->recv)
+		return x->recv < y->recv ? -1 : 1;
+	c = memcmp(x->sess, y->sess, x->sn < y->sn ? x->sn : y->sn);
+	if (c)
+		return c;
+	if (x->sn != y->sn)
+		return x->sn < y->sn ? -1 : 1;
+	return x->ord < y->ord ? -1 : x->ord > y->ord;
+}
+
+/* Task, phase 2: every user of one bucket. */
+int fn_bucket_task(void *arg, size_t b)
+{
+	struct fn_query *q = arg;
+	struct fn_ctx *c = fn_ctx_take(q);
+	size_t n = 0, nact = 0;
+	int rc = 0;
+
+	if (!c)
+		return -ENOMEM;
+	fn_map_clear(&c->umap);
+	/* actors: users in first-seen order */
+	for (size_t xi = 0; xi < q->ngathered && rc == 0; xi++) {
+		struct fn_ctx *x = q->gathered[xi];
+		for (size_t i = 0; i < x->nbucket[b]; i++) {
+			struct fn_urec *e = &x->bucket[b][i];
+			int added;
+			if (fn_map_put(&c->umap, e->user, e->un, e->uh, (uint32_t)nact, &e->actor,
+				       &added) < 0) {
+				rc = -ENOMEM;
+				break;
+			}
+			nact += (size_t)added;
+			n++;
+		}
+	}
+	if (rc < 0 || n == 0)
+		goto out;
+	/* counting sort by actor (stable), then each user's rows in order */
+	if (fn_grow((void **)&c->ucount, &c->ucount_cap, nact + 1, sizeof *c->ucount) < 0 ||
+	    fn_grow((void **)&c->usorted, &c->usorted_cap, n, sizeof *c->usorted) < 0) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	memset(c->ucount, 0, (nact + 1) * sizeof *c->ucount);
+	for (size_t xi = 0; xi < q->ngathered; xi++)
+		for (size_t i = 0; i < q->gathered[xi]->nbucket[b]; i++)
+			c->ucount[q->gathered[xi]->bucket[b][i].actor + 1]++;
+	for (size_t a = 0; a < nact; a++)
+		c->ucount[a + 1] += c->ucount[a];
+	for (size_t xi = 0; xi < q->ngathered; xi++) {
+		const struct fn_ctx *x = q->gathered[xi];
+		for (size_t i = 0; i < x->nbucket[b]; i++)
+			c->usorted[c->ucount[x->bucket[b][i].actor]++] = x->bucket[b][i];
+	}
+	for (size_t a = 0, i = 0; a < nact && rc == 0; a++) {
+		size_t j = i;
+		uint64_t pos = 0;
+		while (j < n && c->usorted[j].actor == a)
+			j++;
+		for (size_t t = i + 1; t < j; t++)
+			if (urec_cmp(&c->usorted[t - 1], &c->usorted[t]) > 0) {
+				qsort(c->usorted + i, j - i, sizeof *c->usorted, urec_cmp);
+				break;
+			}
+		if (q->gap_pass == 1) { /* strict: this user's gaps, no count yet */
+			rc = fn_gap_collect(q, (unsigned)b, c->usorted + i, j - i);
+			i = j;
+			continue;
+		}
+		if (q->ext) {
+			if ((rc = fn_ext_reserve(c, j - i)) < 0 ||
+			    fn_grow((void **)&c->upos, &c->upos_cap, j - i, sizeof *c->upos) < 0) {
+				rc = -ENOMEM;
+				break;
+			}
+			if (q->gap_pass == 2)
+				fn_gap_positions(q, (unsigned)b, c->usorted + i, j - i, c->upos);
+			for (size_t t = i; t < j; t++) {
+				const struct fn_urec *e = &c->usorted[t];
+				fn_fx_put(q, c, t - i, q->gap_pass ? c->upos[t - i] : t - i, e->ts,
+					  e->mask, (struct store_str){e->bd, e->bdn},
+					  (struct store_str){e->val, e->valn},
+					  (struct store_str){e->sess, e->sn});
+			}
+			rc = fn_ext_actor(q, c, j - i);
+			i = j;
+			continue;
+		}
+		fn_state_reset(q, c->ustate);
+		for (size_t t = i; t < j; t++) {
+			const struct fn_urec *e = &c->usorted[t];
+			fn_state_feed(q, c->ustate, ++pos, e->ts, e->mask,
+				      (struct store_str){e->bd, e->bdn});
+		}
+		rc = fn_state_final(q, c, c->ustate);
+		i = j;
+	}
+out:
+	fn_ctx_give(q, c);
+	return rc;
+}
