@@ -32,22 +32,6 @@
 
 #define COL(c) (1u << STORE_COL_##c)
 
-static int key_cmp(const struct fn_ukey *x, const struct fn_ukey *y)
-{
-	int c;
-
-	if (x->ts != y->ts)
-		return x->ts < y->ts ? -1 : 1;
-	if (x->recv != y->recv)
-		return x->recv < y->recv ? -1 : 1;
-	c = memcmp(x->sess, y->sess, x->sn < y->sn ? x->sn : y->sn);
-	if (c)
-		return c;
-	if (x->sn != y->sn)
-		return x->sn < y->sn ? -1 : 1;
-	return x->ord < y->ord ? -1 : x->ord > y->ord;
-}
-
 static struct fn_ukey key_of(const struct fn_urec *e)
 {
 	return (struct fn_ukey){e->ts, e->recv, e->sess, e->sn, e->ord};
@@ -108,7 +92,7 @@ static int mark(struct fn_gapset *gs, const struct fn_gapuser *gu, const struct 
 			__atomic_store_n(&g[i].blocked, 1, __ATOMIC_RELAXED);
 		else if (!full)
 			return 1;
-		else if (key_cmp(&g[i].a, k) < 0 && key_cmp(k, &g[i].z) < 0)
+		else if (fn_ukey_cmp(&g[i].a, k) < 0 && fn_ukey_cmp(k, &g[i].z) < 0)
 			__atomic_store_n(&g[i].blocked, 1, __ATOMIC_RELAXED);
 	}
 	return 0;

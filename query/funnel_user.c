@@ -63,18 +63,10 @@ int fn_gap_task(void *arg, size_t shard)
 static int urec_cmp(const void *a, const void *b)
 {
 	const struct fn_urec *x = a, *y = b;
-	int c;
+	struct fn_ukey kx = {x->ts, x->recv, x->sess, x->sn, x->ord};
+	struct fn_ukey ky = {y->ts, y->recv, y->sess, y->sn, y->ord};
 
-	if (x->ts != y->ts)
-		return x->ts < y->ts ? -1 : 1;
-	if (x->recv != y->recv)
-		return x->recv < y->recv ? -1 : 1;
-	c = memcmp(x->sess, y->sess, x->sn < y->sn ? x->sn : y->sn);
-	if (c)
-		return c;
-	if (x->sn != y->sn)
-		return x->sn < y->sn ? -1 : 1;
-	return x->ord < y->ord ? -1 : x->ord > y->ord;
+	return fn_ukey_cmp(&kx, &ky);
 }
 
 /* Task, phase 2: every user of one bucket. */

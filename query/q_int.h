@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "json.h"
 #include "query.h"
@@ -235,6 +236,22 @@ struct fn_ukey {
 	uint32_t sn;
 	uint64_t ord;
 };
+/* The by-user order of two keys. */
+static inline int fn_ukey_cmp(const struct fn_ukey *x, const struct fn_ukey *y)
+{
+	int c;
+
+	if (x->ts != y->ts)
+		return x->ts < y->ts ? -1 : 1;
+	if (x->recv != y->recv)
+		return x->recv < y->recv ? -1 : 1;
+	c = memcmp(x->sess, y->sess, x->sn < y->sn ? x->sn : y->sn);
+	if (c)
+		return c;
+	if (x->sn != y->sn)
+		return x->sn < y->sn ? -1 : 1;
+	return x->ord < y->ord ? -1 : x->ord > y->ord;
+}
 struct fn_gap {
 	struct fn_ukey a, z;
 	uint8_t blocked; /* atomic */
