@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "err.h"
@@ -52,6 +53,8 @@ struct q_engine {
 	int stop;	       /* 1: workers exit */
 	struct q_spare *spare; /* scratch kept between queries */
 	unsigned nspare;
+	void *chunks; /* free Q_CHUNK_BYTES chunks, linked through their first word */
+	unsigned nchunks;
 };
 
 /* Claims the next index of job j (queued, next < n); unlinks j from the
@@ -194,6 +197,39 @@ void q_engine_spare_put(struct q_engine *e, struct q_spare *s)
 		s->free_fn(s);
 }
 
+void *q_engine_chunk_get(struct q_engine *e)
+{
+	void *p;
+
+	pthread_mutex_lock(&e->mu);
+	if ((p = e->chunks)) {
+		e->chunks = *(void **)p;
+		e->nchunks--;
+	}
+	pthread_mutex_unlock(&e->mu);
+	if (!p) {
+		p = mmap(NULL, Q_CHUNK_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+			 0);
+		if (p == MAP_FAILED)
+			return NULL;
+	}
+	return p;
+}
+
+void q_engine_chunk_put(struct q_engine *e, void *p)
+{
+	pthread_mutex_lock(&e->mu);
+	if (e->nchunks < Q_CHUNK_KEEP) {
+		*(void **)p = e->chunks;
+		e->chunks = p;
+		e->nchunks++;
+		p = NULL;
+	}
+	pthread_mutex_unlock(&e->mu);
+	if (p)
+		munmap(p, Q_CHUNK_BYTES);
+}
+
 struct q_spare *q_engine_spare_get(struct q_engine *e)
 {
 	struct q_spare *s;
@@ -221,6 +257,11 @@ void q_engine_free(struct q_engine *e)
 		struct q_spare *s = e->spare;
 		e->spare = s->next;
 		s->free_fn(s);
+	}
+	while (e->chunks) {
+		void *p = e->chunks;
+		e->chunks = *(void **)p;
+		munmap(p, Q_CHUNK_BYTES);
 	}
 	pthread_cond_destroy(&e->work_cv);
 	pthread_mutex_destroy(&e->mu);

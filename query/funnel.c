@@ -268,8 +268,7 @@ static void ctx_free(struct fn_ctx *c)
 	free(c->recs);
 	free(c->keys);
 	free(c->keys_tmp);
-	for (int b = 0; b < FN_BUCKETS; b++)
-		free(c->bucket[b]);
+	fn_buckets_reset(c);
 	free(c->ucount);
 	free(c->usorted);
 	fn_map_fini(&c->umap);
@@ -303,7 +302,6 @@ static void spare_free(struct q_spare *s)
 /* What a kept context may hold per buffer; a bigger one is freed, so an
  * engine keeps at most Q_SPARE_MAX contexts of a few MiB each. */
 #define KEEP_BYTES  ((size_t)4 << 20)
-#define KEEP_BUCKET ((size_t)256 << 10)
 
 /* Frees *p (cap elements of elem) when it holds more than `keep` bytes. */
 static void trim(void **p, size_t *cap, size_t elem, size_t keep)
@@ -348,10 +346,7 @@ static int ctx_prepare(const struct fn_query *q, struct fn_ctx *c)
 	if (q->nsamp &&
 	    fn_grow((void **)&c->smp, &c->smp_cap, 2 * (size_t)q->k * q->nsamp, sizeof *c->smp) < 0)
 		return -ENOMEM;
-	for (int b = 0; b < FN_BUCKETS; b++) {
-		trim((void **)&c->bucket[b], &c->bucket_cap[b], sizeof *c->bucket[b], KEEP_BUCKET);
-		c->nbucket[b] = 0;
-	}
+	fn_buckets_reset(c); /* empty already: query_fini gave the chunks back */
 	fn_arena_fini(&c->arena);
 	map_reset(&c->bdset);
 	map_reset(&c->smap);
@@ -372,6 +367,7 @@ static struct fn_ctx *ctx_new(const struct fn_query *q)
 	if (!(c = calloc(1, sizeof *c)))
 		return NULL;
 	c->spare.free_fn = spare_free;
+	c->e = q->e;
 	if (store_cursor_new(&c->cur_a) < 0 || store_cursor_new(&c->cur_b) < 0)
 		goto fail;
 	c->tok_cap = JSON_MAX_TOKENS(STORE_MAX_PROPS, FN_PROPS_DEPTH);
@@ -601,6 +597,7 @@ static void query_fini(struct fn_query *q)
 	while (q->all) { /* the contexts' buffers serve the next query */
 		struct fn_ctx *c = q->all;
 		q->all = c->all_next;
+		fn_buckets_reset(c);
 		q_engine_spare_put(q->e, &c->spare);
 	}
 	for (unsigned i = 0; i < FN_MAX_MATCH; i++)

@@ -367,9 +367,8 @@ static int sink_user(struct seg_scan *sc, const struct store_block *bb, uint32_t
 	}
 	s = store_seg_str(sc->g, bb->session[r]);
 	b = (uint32_t)(sc->last_uh >> 58) % FN_BUCKETS;
-	if (fn_grow((void **)&c->bucket[b], &c->bucket_cap[b], c->nbucket[b] + 1, sizeof *e) < 0)
+	if (!(e = fn_bucket_add(c, b)))
 		return -ENOMEM;
-	e = &c->bucket[b][c->nbucket[b]++];
 	*e = (struct fn_urec){.ts = bb->ts[r],
 			      .recv = bb->recv[r],
 			      .ord = (uint64_t)sc->seg_ord << 32 | (bb->row0 + r),

@@ -82,18 +82,18 @@ int fn_bucket_task(void *arg, size_t b)
 	fn_map_clear(&c->umap);
 	/* actors: users in first-seen order */
 	for (size_t xi = 0; xi < q->ngathered && rc == 0; xi++) {
-		struct fn_ctx *x = q->gathered[xi];
-		for (size_t i = 0; i < x->nbucket[b]; i++) {
-			struct fn_urec *e = &x->bucket[b][i];
-			int added;
-			if (fn_map_put(&c->umap, e->user, e->un, e->uh, (uint32_t)nact, &e->actor,
-				       &added) < 0) {
-				rc = -ENOMEM;
-				break;
+		for (struct fn_uchunk *ch = q->gathered[xi]->bucket[b]; ch && rc == 0; ch = ch->next)
+			for (size_t i = 0; i < ch->n; i++) {
+				struct fn_urec *e = &ch->r[i];
+				int added;
+				if (fn_map_put(&c->umap, e->user, e->un, e->uh, (uint32_t)nact,
+					       &e->actor, &added) < 0) {
+					rc = -ENOMEM;
+					break;
+				}
+				nact += (size_t)added;
+				n++;
 			}
-			nact += (size_t)added;
-			n++;
-		}
 	}
 	if (rc < 0 || n == 0)
 		goto out;
@@ -105,15 +105,15 @@ int fn_bucket_task(void *arg, size_t b)
 	}
 	memset(c->ucount, 0, (nact + 1) * sizeof *c->ucount);
 	for (size_t xi = 0; xi < q->ngathered; xi++)
-		for (size_t i = 0; i < q->gathered[xi]->nbucket[b]; i++)
-			c->ucount[q->gathered[xi]->bucket[b][i].actor + 1]++;
+		for (const struct fn_uchunk *ch = q->gathered[xi]->bucket[b]; ch; ch = ch->next)
+			for (size_t i = 0; i < ch->n; i++)
+				c->ucount[ch->r[i].actor + 1]++;
 	for (size_t a = 0; a < nact; a++)
 		c->ucount[a + 1] += c->ucount[a];
-	for (size_t xi = 0; xi < q->ngathered; xi++) {
-		const struct fn_ctx *x = q->gathered[xi];
-		for (size_t i = 0; i < x->nbucket[b]; i++)
-			c->usorted[c->ucount[x->bucket[b][i].actor]++] = x->bucket[b][i];
-	}
+	for (size_t xi = 0; xi < q->ngathered; xi++)
+		for (const struct fn_uchunk *ch = q->gathered[xi]->bucket[b]; ch; ch = ch->next)
+			for (size_t i = 0; i < ch->n; i++)
+				c->usorted[c->ucount[ch->r[i].actor]++] = ch->r[i];
 	for (size_t a = 0, i = 0; a < nact && rc == 0; a++) {
 		size_t j = i;
 		uint64_t pos = 0;

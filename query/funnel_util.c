@@ -1,6 +1,7 @@
 /*
  * funnel_util.c — small containers of the funnel engine: a string-keyed hash
- * map, a byte arena whose copies never move, growable arrays, a radix sort
+ * map, a byte arena whose copies never move, growable arrays, the chunked
+ * buckets of user funnels, a radix sort
  * of 64-bit keys and a median by selection.
  */
 #include <errno.h>
@@ -26,6 +27,37 @@ int fn_grow(void **p, size_t *cap, size_t need, size_t elem)
 	*p = v;
 	*cap = nc;
 	return 0;
+}
+
+struct fn_urec *fn_bucket_add(struct fn_ctx *c, unsigned b)
+{
+	struct fn_uchunk *t = c->btail[b];
+
+	if (!t || t->n == FN_UCHUNK_CAP) {
+		struct fn_uchunk *ch = q_engine_chunk_get(c->e);
+		if (!ch)
+			return NULL;
+		ch->next = NULL;
+		ch->n = 0;
+		if (t)
+			t->next = ch;
+		else
+			c->bucket[b] = ch;
+		c->btail[b] = t = ch;
+	}
+	return &t->r[t->n++];
+}
+
+void fn_buckets_reset(struct fn_ctx *c)
+{
+	for (unsigned b = 0; b < FN_BUCKETS; b++) {
+		struct fn_uchunk *ch = c->bucket[b], *next;
+		for (; ch; ch = next) {
+			next = ch->next;
+			q_engine_chunk_put(c->e, ch);
+		}
+		c->bucket[b] = c->btail[b] = NULL;
+	}
 }
 
 uint64_t fn_hash(const char *p, size_t n)

@@ -39,12 +39,25 @@ struct q_spare {
 void q_engine_spare_put(struct q_engine *e, struct q_spare *s);
 /* A kept spare, or NULL. */
 struct q_spare *q_engine_spare_get(struct q_engine *e);
+/* Fixed-size chunks of memory, kept between queries (up to Q_CHUNK_KEEP):
+ * a query gathering many rows writes into pages already faulted in instead
+ * of growing and copying arrays.  get: NULL when out of memory. */
+#define Q_CHUNK_BYTES ((size_t)256 << 10)
+#define Q_CHUNK_KEEP  512 /* 128 MiB */
+void *q_engine_chunk_get(struct q_engine *e);
+void q_engine_chunk_put(struct q_engine *e, void *p);
 
 /* ---- funnel_util.c ------------------------------------------------------- */
 
 /* Grows *p (an array of *cap elements of size `elem`) to hold at least
  * `need`.  Returns 0 or -ENOMEM (*p unchanged). */
 int fn_grow(void **p, size_t *cap, size_t need, size_t elem);
+struct fn_ctx;
+struct fn_urec;
+/* A new record at the end of bucket b of c, or NULL (-ENOMEM). */
+struct fn_urec *fn_bucket_add(struct fn_ctx *c, unsigned b);
+/* Empties c's buckets, their chunks back to the engine. */
+void fn_buckets_reset(struct fn_ctx *c);
 
 uint64_t fn_hash(const char *p, size_t n);
 
@@ -267,6 +280,16 @@ struct fn_gapset { /* one per bucket */
 	size_t ngap, gap_cap;
 };
 
+/* User funnels, phase 1: a bucket's rows in chunks of the engine's
+ * (q_engine_chunk_get), linked; they never move, so a bucket grows without
+ * copying, and go back to the engine when the query ends. */
+struct fn_uchunk {
+	struct fn_uchunk *next;
+	size_t n; /* records */
+	struct fn_urec r[];
+};
+#define FN_UCHUNK_CAP ((Q_CHUNK_BYTES - sizeof(struct fn_uchunk)) / sizeof(struct fn_urec))
+
 /* A candidate drop-off pointer. */
 struct fn_sample {
 	int64_t ts;
@@ -316,8 +339,8 @@ struct fn_ctx {
 	size_t keys_cap, keys_tmp_cap;
 	uint64_t pos; /* position counter of the pass */
 	/* user funnels */
-	struct fn_urec *bucket[FN_BUCKETS]; /* phase 1 output */
-	size_t nbucket[FN_BUCKETS], bucket_cap[FN_BUCKETS];
+	struct q_engine *e;
+	struct fn_uchunk *bucket[FN_BUCKETS], *btail[FN_BUCKETS]; /* phase 1 output */
 	struct fn_urec *urecs; /* phase 2: one bucket's rows */
 	size_t urecs_cap;
 	uint32_t *ucount; /* phase 2: counting sort by actor */
