@@ -10,8 +10,8 @@
 
 #include "srv_impl.h"
 
-static const int status_codes[ST_COUNT] = {200, 204, 400, 401, 404, 405, 408,
-					   413, 431, 500, 501, 503, 505, 0};
+static const int status_codes[ST_COUNT] = {200, 204, 301, 304, 400, 401, 404, 405,
+					   408, 413, 431, 500, 501, 503, 505, 0};
 
 /* Upper bounds of the commit latency buckets, in ns (then +Inf). */
 static const uint64_t commit_le_ns[COMMIT_BUCKETS] = {

@@ -51,8 +51,10 @@ static void h_healthz(struct worker *w, struct conn *c, const struct req_ctx *x)
 static void h_metrics(struct worker *w, struct conn *c, const struct req_ctx *x);
 static void h_sdk(struct worker *w, struct conn *c, const struct req_ctx *x);
 static void h_example(struct worker *w, struct conn *c, const struct req_ctx *x);
+static void h_root(struct worker *w, struct conn *c, const struct req_ctx *x);
 
 static const struct route routes[] = {
+    {"/", M_GET | M_HEAD | M_OPTIONS, "GET, HEAD, OPTIONS", h_root, 0},
     {"/v1/events", M_POST | M_OPTIONS, "POST, OPTIONS", h_events, 0},
     {"/healthz", M_GET | M_HEAD | M_OPTIONS, "GET, HEAD, OPTIONS", h_healthz, 0},
     {"/metrics", M_GET | M_HEAD | M_OPTIONS, "GET, HEAD, OPTIONS", h_metrics, 0},
@@ -381,6 +383,24 @@ static void h_events(struct worker *w, struct conn *c, const struct req_ctx *x)
 	events_body(w, &bt, acc, rej, dup);
 	send_reply(w, c, x->rq, bt.total > 0 && acc + dup == 0 ? 400 : 200, "application/json",
 		   NULL, w->scratch.p, w->scratch.len, 0);
+}
+
+/* GET /: what this port is, for whoever opens it in a browser. */
+static void h_root(struct worker *w, struct conn *c, const struct req_ctx *x)
+{
+	static const char text[] =
+	    "spoord ingest port\n"
+	    "\n"
+	    "POST /v1/events   events (JSON object, array, NDJSON or {\"sent_at\",\"events\"})\n"
+	    "GET  /spoor.js    the browser SDK\n"
+	    "GET  /example/    a demo shop that uses it\n"
+	    "GET  /healthz     ok while the store is writable\n"
+	    "GET  /metrics     Prometheus text\n"
+	    "\n"
+	    "Queries, sessions and replays are on the query port (--query-listen).\n";
+
+	send_reply(w, c, x->rq, 200, "text/plain; charset=utf-8", NULL, text, sizeof text - 1,
+		   x->method == M_HEAD);
 }
 
 static void h_healthz(struct worker *w, struct conn *c, const struct req_ctx *x)

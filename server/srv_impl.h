@@ -55,6 +55,8 @@ void sbuf_free(struct sbuf *b);
 enum {
 	ST_200,
 	ST_204,
+	ST_301,
+	ST_304,
 	ST_400,
 	ST_401,
 	ST_404,

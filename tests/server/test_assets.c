@@ -198,6 +198,13 @@ Test(assets, if_none_match_with_the_etag_is_304_without_a_body, TMO)
 		cr_expect_str_eq(next.rest, "ok\n");
 		free(all);
 	}
+	{ /* an operator sees them in /metrics as 304s, not "other" */
+		struct reply r;
+		char *all = get("GET", "/metrics", "", &r);
+		cr_expect(strstr(r.rest, "spoord_requests_total{status=\"304\"} 4\n"),
+			  "/metrics: %s", r.rest);
+		free(all);
+	}
 }
 
 Test(assets, another_etag_gets_the_whole_file, TMO)

@@ -341,6 +341,14 @@ Test(spoord, unknown_path_is_404_and_wrong_method_is_405_with_allow, TMO)
 	cr_assert(sh_header(&r, "Allow", allow, sizeof allow));
 	cr_expect(strstr(allow, "POST") != NULL, "Allow: %s", allow);
 	sh_resp_free(&r);
+	/* the root says what the port is, to a browser that opens it */
+	cr_assert_eq(sh_request(srv.port, "GET", "/", NULL, NULL, &r), 0);
+	cr_expect_eq(r.status, 200);
+	cr_expect(r.body && strstr(r.body, "POST /v1/events") != NULL, "GET /: %s", r.body);
+	sh_resp_free(&r);
+	cr_assert_eq(sh_request(srv.port, "POST", "/", NULL, "{}", &r), 0);
+	cr_expect_eq(r.status, 405);
+	sh_resp_free(&r);
 }
 
 Test(spoord, oversized_body_gets_a_413_the_client_can_read, TMO)
