@@ -660,6 +660,7 @@ static int worker_setup(struct worker *w, char *msg, size_t len)
 		snprintf(msg, len, "ingest parser: %s", err_str(rc));
 		return rc;
 	}
+	ingest_parser_set_skew(w->parser, w->srv->skew);
 	w->conns = calloc(slots, sizeof *w->conns);
 	w->free_slots = calloc(slots, sizeof *w->free_slots);
 	if (!w->conns || !w->free_slots) {

@@ -39,11 +39,13 @@
 #include "ingest.h"
 
 #include <assert.h>
+#include <stdatomic.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 #include "err.h"
 #include "json.h"
@@ -71,8 +73,64 @@ struct ingest_parser {
 	size_t ev_cap;
 	char *arena; /* decoded strings and folded props */
 	size_t arena_cap;
-	size_t arena_len; /* bytes of arena used by the current body */
+	size_t arena_len;	   /* bytes of arena used by the current body */
+	struct ingest_skew *skew; /* shared; NULL: none */
 };
+
+/* A slot: a 24-bit tag of the session's hash (never 0) << 40 | the offset,
+ * 40 bits two's complement (±17 years of ms); 0: empty. */
+#define SKEW_OFF_BITS 40
+#define SKEW_OFF_MAX  ((INT64_C(1) << (SKEW_OFF_BITS - 1)) - 1)
+struct ingest_skew {
+	uint64_t mask;
+	_Atomic uint64_t slot[];
+};
+
+int ingest_skew_new(unsigned bits, struct ingest_skew **out)
+{
+	size_t n = (size_t)1 << bits;
+	struct ingest_skew *s = calloc(1, sizeof *s + n * sizeof s->slot[0]);
+
+	*out = s;
+	if (!s)
+		return -ENOMEM;
+	s->mask = n - 1;
+	return 0;
+}
+
+void ingest_skew_free(struct ingest_skew *s)
+{
+	free(s);
+}
+
+void ingest_parser_set_skew(struct ingest_parser *p, struct ingest_skew *s)
+{
+	p->skew = s;
+}
+
+/* The clock offset to apply to an event of session (p, n) in an envelope
+ * whose own offset is `off` (recv - sent_at). */
+static int64_t session_offset(struct ingest_skew *s, const char *p, size_t n, int64_t off)
+{
+	uint64_t h, v, tag;
+	_Atomic uint64_t *slot;
+
+	if (!s || off < -SKEW_OFF_MAX || off > SKEW_OFF_MAX)
+		return off;
+	h = XXH3_64bits(p, n);
+	tag = (h >> 40) | 1; /* 24 bits, never 0: 0 is an empty slot */
+	slot = &s->slot[h & s->mask];
+	v = atomic_load_explicit(slot, memory_order_relaxed);
+	if (v >> SKEW_OFF_BITS == tag) {
+		/* sign-extend the low 40 bits */
+		int64_t kept = (int64_t)(v << (64 - SKEW_OFF_BITS)) >> (64 - SKEW_OFF_BITS);
+		if (off - kept <= INGEST_SKEW_JITTER_MS && kept - off <= INGEST_SKEW_JITTER_MS)
+			return kept;
+	}
+	v = tag << SKEW_OFF_BITS | ((uint64_t)off & ((UINT64_C(1) << SKEW_OFF_BITS) - 1));
+	atomic_store_explicit(slot, v, memory_order_relaxed);
+	return off;
+}
 
 /* What the events of one body share. */
 struct body {
@@ -447,10 +505,12 @@ done:
 }
 
 /* Sets ev->ts from value token t (NULL: absent), corrected for the
- * envelope's clock skew.  Returns 0 or -1 with msg set. */
-static int take_ts(const struct body *b, const struct json_tok *t, int64_t *ts, char *msg)
+ * envelope's clock skew (the session's offset when p keeps them).  Returns
+ * 0 or -1 with msg set. */
+static int take_ts(const struct ingest_parser *p, const struct body *b, const struct json_tok *t,
+		   struct store_str session, int64_t *ts, char *msg)
 {
-	int64_t v, skew;
+	int64_t v;
 
 	if (!t || t->type == JSON_NULL) {
 		*ts = b->recv;
@@ -459,11 +519,14 @@ static int take_ts(const struct body *b, const struct json_tok *t, int64_t *ts, 
 	if (read_ts(b->buf, t, &v) < 0)
 		return bad(msg, "ts", "not a valid time");
 	if (b->has_sent_at) {
-		/* |v - sent_at| <= TS_MAX: no overflow. */
-		skew = v - b->sent_at;
-		if (skew > DAY_MS)
-			skew = 0;
-		if (__builtin_add_overflow(b->recv, skew, &v) || v < 0)
+		/* |v - sent_at| <= TS_MAX and |recv - sent_at| <= TS_MAX: no
+		 * overflow.  More than a day ahead of sending: receive time. */
+		if (v - b->sent_at > DAY_MS)
+			v = b->recv;
+		else if (__builtin_add_overflow(v, session_offset(p->skew, session.p, session.n,
+								  b->recv - b->sent_at),
+						&v) ||
+			 v < 0)
 			return bad(msg, "ts", "negative after clock correction");
 	}
 	*ts = v;
@@ -499,7 +562,7 @@ static int parse_event(struct ingest_parser *p, const struct body *b, uint32_t o
 	ev->recv = b->recv;
 	if (take_str(p, buf, v[F_SESSION], F_SESSION, STORE_MAX_SESSION, 1, &ev->session, msg) ||
 	    take_str(p, buf, v[F_TYPE], F_TYPE, STORE_MAX_TYPE, 1, &ev->type, msg) ||
-	    take_ts(b, v[F_TS], &ev->ts, msg) ||
+	    take_ts(p, b, v[F_TS], ev->session, &ev->ts, msg) ||
 	    take_str(p, buf, v[F_USER], F_USER, STORE_MAX_USER, 0, &ev->user, msg) ||
 	    take_str(p, buf, v[F_TARGET], F_TARGET, STORE_MAX_TARGET, 0, &ev->target, msg) ||
 	    take_str(p, buf, v[F_URL], F_URL, STORE_MAX_URL, 0, &ev->url, msg) ||

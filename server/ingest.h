@@ -37,7 +37,11 @@
  * Envelope: ts = recv + (ts - sent_at) corrects the client's clock; a
  * corrected ts more than a day ahead of recv is clamped to recv, one below 0
  * rejects the event.  Without sent_at (absent or null) ts is kept as sent.
- * Outside an envelope ts is kept as sent.
+ * Outside an envelope ts is kept as sent.  With a skew table (see below) a
+ * session keeps the offset recv - sent_at of its first envelope while later
+ * ones stay within INGEST_SKEW_JITTER_MS of it: the offset of each envelope
+ * also holds its network delay, which differs from one to the next, and
+ * two events a few ms apart in two envelopes would otherwise swap places.
  *
  * Per-event messages are "<field>: <reason>": missing, must be a string,
  * must not be empty, too long (max N bytes), duplicate key, not a valid
@@ -81,6 +85,20 @@ struct ingest_parser;
  * (one per thread).  Returns 0 or -ENOMEM. */
 int ingest_parser_new(size_t max_body, struct ingest_parser **out);
 void ingest_parser_free(struct ingest_parser *p); /* NULL ok */
+
+/*
+ * Per-session clock offsets, shared by the parsers of a server (lock-free:
+ * one 64-bit word per slot, a 24-bit tag of the session's hash and the
+ * offset in ms).  2^bits slots; a session whose slot another one took
+ * starts afresh, as does one whose offset moved by more than the jitter
+ * bound (its clock was set).  Offsets beyond ±17 years are not kept.
+ */
+#define INGEST_SKEW_JITTER_MS 1000
+struct ingest_skew;
+int ingest_skew_new(unsigned bits, struct ingest_skew **out); /* 0 or -ENOMEM */
+void ingest_skew_free(struct ingest_skew *s);		       /* NULL ok */
+/* Parser p uses table s from now on (NULL: none, each envelope alone). */
+void ingest_parser_set_skew(struct ingest_parser *p, struct ingest_skew *s);
 
 /*
  * Parses body[0..len) received at recv_ms.  Returns 0 with *out filled (some

@@ -37,6 +37,7 @@
 
 #define SYNC_INTERVAL_MS 1000
 #define SYNC_BOOST_MS	 1000
+#define SKEW_BITS	 20 /* sessions whose clock offsets are kept: 8 MiB */
 
 int64_t srv_mono_ns(void)
 {
@@ -275,7 +276,7 @@ int srv_start(const struct srv_config *cfg, struct store *st, struct srv **out, 
 	pthread_mutex_init(&s->start_mu, NULL);
 	pthread_cond_init(&s->start_cv, NULL);
 	s->workers = calloc((size_t)s->nworkers, sizeof *s->workers);
-	if (!s->workers) {
+	if (!s->workers || ingest_skew_new(SKEW_BITS, &s->skew) < 0) {
 		snprintf(err, errlen, "out of memory");
 		rc = -ENOMEM;
 		goto fail;
@@ -367,6 +368,7 @@ void srv_free(struct srv *s)
 				close(s->workers[i].listen_fd);
 	}
 	free(s->workers);
+	ingest_skew_free(s->skew);
 	pthread_mutex_destroy(&s->mu);
 	pthread_mutex_destroy(&s->start_mu);
 	pthread_cond_destroy(&s->start_cv);

@@ -236,6 +236,7 @@ struct srv {
 	int conns;	/* open connections, all workers (atomic; per accept and
 			   close, never per request) */
 
+	struct ingest_skew *skew; /* clock offsets of sessions, shared by the parsers */
 	pthread_t sync_thread; /* --fsync interval */
 	int sync_started;
 	pthread_t watch_thread; /* raises a starved sync thread (SCHED_IDLE) */

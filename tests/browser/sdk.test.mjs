@@ -130,9 +130,10 @@ test('a visit to the demo page replays as exactly what the visitor did', async (
   };
   const moveTo = async (sel) => { const [x, y] = await center(sel); await page.mouse.move(x, y); return [x, y]; };
   const clickAt = async (sel) => { const p = await moveTo(sel); await page.mouse.down(); await page.mouse.up(); return p; };
-  // Events of one step go out before the next step starts: spoord corrects
-  // each batch's times by its own sent_at, so two events a millisecond apart
-  // in two batches could swap places.
+  // Each step's events go out before the next step starts, so batch
+  // boundaries fall between steps; spoord keeps a session's clock offset
+  // across batches, so their order holds (tests/server/test_spoord.c checks
+  // it with batches whose delays differ by 50 ms).
   const flush = () => page.evaluate(() => spoor.flush());
 
   await page.goto(`${spoord.ingest}/example/`);

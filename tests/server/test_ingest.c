@@ -706,6 +706,48 @@ Test(ingest, envelope_clamps_times_more_than_a_day_ahead)
 	cr_assert_eq(env_ts(1000, fmt(EV(",\"ts\":%lld"), (long long)(1000 + 5 * day))), RECV);
 }
 
+/* ts of the event of a one-event envelope for session `sess`, received at
+ * recv with sent_at `sent` and client time `ts`. */
+static int64_t env_ts_at(const char *sess, int64_t recv, int64_t sent, int64_t ts)
+{
+	const char *s = fmt("{\"sent_at\":%lld,\"events\":[{\"session\":\"%s\",\"type\":\"t\","
+			    "\"ts\":%lld}]}",
+			    (long long)sent, sess, (long long)ts);
+	cr_assert_eq(ingest_parse(P, s, strlen(s), recv, &B), 0, "%s", B.json_error);
+	cr_assert_eq(B.n, 1, "%s", B.nerrors ? B.errors[0].msg : "");
+	return B.ev[0].ts;
+}
+
+/* Two envelopes of one session whose network delays differ by 50 ms: the
+ * event 1 ms later on the client stays 1 ms later, where each envelope's own
+ * offset would put it 49 ms earlier.  A clock set by an hour is followed;
+ * another session has its own offset; without a table, each envelope alone. */
+Test(ingest, a_session_keeps_its_clock_offset_across_envelopes)
+{
+	struct ingest_skew *sk;
+	int64_t a, b;
+
+	cr_assert_eq(ingest_skew_new(10, &sk), 0);
+	ingest_parser_set_skew(P, sk);
+	const int64_t c = RECV - 3600000; /* the client's clock, an hour behind */
+
+	a = env_ts_at("s1", RECV, c - 50, c);	      /* offset 1 h + 50 ms */
+	b = env_ts_at("s1", RECV + 1, c + 1, c + 1); /* offset 1 h: 1 h + 50 ms kept */
+	cr_expect_eq(a, RECV + 50);
+	cr_expect_eq(b, a + 1, "second envelope: %lld, first %lld", (long long)b, (long long)a);
+	/* the client's clock was set right: its new offset is taken */
+	b = env_ts_at("s1", RECV + 2, RECV + 2, RECV + 2);
+	cr_expect_eq(b, RECV + 2);
+	/* another session: its own first offset */
+	cr_expect_eq(env_ts_at("s2", RECV + 5, c, c), RECV + 5);
+	/* a clock 54 years off (offset past 40 bits): each envelope alone */
+	cr_expect_eq(env_ts_at("s3", RECV, 950, 1000), RECV + 50);
+	cr_expect_eq(env_ts_at("s3", RECV + 1, 1001, 1001), RECV + 1);
+	ingest_parser_set_skew(P, NULL);
+	cr_expect_eq(env_ts_at("s1", RECV + 10, c + 1001, c + 1001), RECV + 10);
+	ingest_skew_free(sk);
+}
+
 Test(ingest, envelope_correction_below_zero_is_rejected)
 {
 	cr_assert_eq(

@@ -152,6 +152,48 @@ Test(spoord, envelope_corrects_the_client_clock, TMO)
 	sh_stored_close(&s);
 }
 
+/* The SDK's batches carry their own sent_at, so each one's clock offset
+ * holds its own network delay: here the first claims 50 ms more than the
+ * second.  The second event, 1 ms later on the client, must stay 1 ms later
+ * (a replay shows events in stored order), not land 49 ms before. */
+Test(spoord, envelopes_of_one_session_keep_the_client_order, TMO)
+{
+	struct sh_resp r;
+	struct sh_stored s;
+	struct store_events *e;
+	struct timespec now;
+	long long c;
+	char body[256];
+
+	start(NULL);
+	clock_gettime(CLOCK_REALTIME, &now);
+	c = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000 - 3600000; /* an hour behind */
+	snprintf(body, sizeof body,
+		 "{\"sent_at\":%lld,\"events\":[{\"session\":\"ord\",\"type\":\"a\",\"ts\":%lld}]}",
+		 c - 50, c);
+	post(body, NULL, &r);
+	cr_expect_eq(r.status, 200);
+	sh_resp_free(&r);
+	snprintf(body, sizeof body,
+		 "{\"sent_at\":%lld,\"events\":[{\"session\":\"ord\",\"type\":\"b\",\"ts\":%lld}]}",
+		 c + 1, c + 1);
+	post(body, NULL, &r);
+	cr_expect_eq(r.status, 200);
+	sh_resp_free(&r);
+	cr_assert_eq(sh_stop(&srv, SIGTERM), 0);
+
+	stored_open(&s);
+	cr_assert_eq(stored_count(&s, "ord", &e), 2);
+	{
+		const struct store_event *x = store_events_at(e, 0), *y = store_events_at(e, 1);
+		cr_expect(x->type.n == 1 && x->type.p[0] == 'a', "a first");
+		cr_expect_eq(y->ts - x->ts, 1, "a at %lld, b at %lld", (long long)x->ts,
+			     (long long)y->ts);
+	}
+	store_events_free(e);
+	sh_stored_close(&s);
+}
+
 Test(spoord, chunked_body_split_across_writes_is_accepted, TMO)
 {
 	static const char *chunks[] = {"[{\"session\":\"ch\",\"type\":", "\"a\"},",
