@@ -38,6 +38,7 @@
 	} while (0)
 
 static struct ingest_parser *parser;
+static struct ingest_skew *skew; /* per-session clock offsets, as spoord keeps them */
 
 /* 1 when s[0..n) is valid UTF-8 (checked by decoding each code point). */
 static int utf8_valid(const uint8_t *s, size_t n)
@@ -143,8 +144,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t i = 0;
 	int rc1, rc2;
 
-	if (!parser && ingest_parser_new(1 << 20, &parser) < 0)
-		abort();
+	if (!parser) {
+		if (ingest_parser_new(1 << 20, &parser) < 0 || ingest_skew_new(8, &skew) < 0)
+			abort();
+		ingest_parser_set_skew(parser, skew);
+	}
 	body = malloc(size ? size : 1);
 	memcpy(body, data, size);
 
