@@ -511,6 +511,28 @@ int fn_seg_out(const struct fn_query *q, const struct store_seg *g)
 	return store_seg_max_ts(g) < q->from || store_seg_min_ts(g) >= q->to;
 }
 
+int fn_each_seg(struct fn_query *q, struct fn_ctx *c, size_t shard, fn_seg_fn fn)
+{
+	size_t nparts = store_snap_nparts(q->snap);
+	uint32_t seg_ord = 0;
+	int rc = 0;
+
+	for (size_t p = 0; p < nparts && rc == 0; p++) {
+		size_t nsegs = store_snap_nsegs(q->snap, p, (uint32_t)shard);
+		if (fn_part_out(q, store_snap_part_start(q->snap, p))) {
+			seg_ord += (uint32_t)nsegs;
+			continue;
+		}
+		for (size_t i = 0; i < nsegs && rc == 0; i++) {
+			const struct store_seg *g = store_snap_seg(q->snap, p, (uint32_t)shard, i);
+			uint32_t ord = seg_ord++;
+			if (!fn_seg_out(q, g))
+				rc = fn(q, c, g, ord);
+		}
+	}
+	return rc;
+}
+
 /* Strict order: how partition p of a shard gives positions.  One sealed
  * segment holds each session as one run in the actor's order, so its hits
  * alone are sunk and the rows between them counted (c->strict_runs);

@@ -183,25 +183,7 @@ static int scan_seg(struct fn_query *q, struct fn_ctx *c, const struct store_seg
 
 int fn_gap_scan(struct fn_query *q, struct fn_ctx *c, size_t shard)
 {
-	size_t nparts = store_snap_nparts(q->snap);
-	uint32_t seg_ord = 0;
-	int rc = 0;
-
-	/* segments numbered exactly as the gather numbered them */
-	for (size_t p = 0; p < nparts && rc == 0; p++) {
-		size_t nsegs = store_snap_nsegs(q->snap, p, (uint32_t)shard);
-		if (fn_part_out(q, store_snap_part_start(q->snap, p))) {
-			seg_ord += (uint32_t)nsegs;
-			continue;
-		}
-		for (size_t i = 0; i < nsegs && rc == 0; i++) {
-			const struct store_seg *g = store_snap_seg(q->snap, p, (uint32_t)shard, i);
-			uint32_t ord = seg_ord++;
-			if (!fn_seg_out(q, g))
-				rc = scan_seg(q, c, g, ord);
-		}
-	}
-	return rc;
+	return fn_each_seg(q, c, shard, scan_seg); /* ordinals as the gather's */
 }
 
 void fn_gap_positions(const struct fn_query *q, unsigned b, const struct fn_urec *u, size_t n,

@@ -12,34 +12,29 @@
 
 #include "q_int.h"
 
+/* The matching rows of segment g into c's buckets. */
+static int gather_seg(struct fn_query *q, struct fn_ctx *c, const struct store_seg *g,
+		      uint32_t seg_ord)
+{
+	struct fn_segm sm;
+	int64_t live = fn_segm_init(q, c, g, &sm);
+
+	if (live <= 0)
+		return (int)live;
+	return fn_scan_seg(q, c, g, &sm, seg_ord);
+}
+
 /* Task, phase 1: the matching rows of one shard into buckets. */
 int fn_gather_task(void *arg, size_t shard)
 {
 	struct fn_query *q = arg;
 	struct fn_ctx *c = fn_ctx_take(q);
-	size_t nparts = store_snap_nparts(q->snap);
-	uint32_t seg_ord = 0;
-	struct fn_segm sm;
-	int rc = 0;
+	int rc;
 
 	if (!c)
 		return -ENOMEM;
 	c->all_rows = c->strict_runs = 0; /* strict by user: funnel_gap.c */
-	for (size_t p = 0; p < nparts && rc == 0; p++) {
-		size_t nsegs = store_snap_nsegs(q->snap, p, (uint32_t)shard);
-		if (fn_part_out(q, store_snap_part_start(q->snap, p))) {
-			seg_ord += (uint32_t)nsegs;
-			continue;
-		}
-		for (size_t i = 0; i < nsegs && rc == 0; i++) {
-			const struct store_seg *g = store_snap_seg(q->snap, p, (uint32_t)shard, i);
-			uint32_t ord = seg_ord++;
-			int64_t live;
-			if (fn_seg_out(q, g) || (live = fn_segm_init(q, c, g, &sm)) == 0)
-				continue;
-			rc = live < 0 ? (int)live : fn_scan_seg(q, c, g, &sm, ord);
-		}
-	}
+	rc = fn_each_seg(q, c, shard, gather_seg);
 	fn_ctx_give(q, c);
 	return rc;
 }

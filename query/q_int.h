@@ -458,6 +458,13 @@ int fn_bucket_task(void *arg, size_t b);
 /* funnel.c: a partition or segment entirely outside the query's range. */
 int fn_part_out(const struct fn_query *q, int64_t start);
 int fn_seg_out(const struct fn_query *q, const struct store_seg *g);
+/* Calls fn for every segment of a shard within the query's range, with its
+ * ordinal in the shard (partitions in time order, segments in order; every
+ * segment counts, in range or not: the `ord` of user-funnel rows).  Stops at
+ * the first negative return and returns it, else 0. */
+typedef int (*fn_seg_fn)(struct fn_query *q, struct fn_ctx *c, const struct store_seg *g,
+			 uint32_t seg_ord);
+int fn_each_seg(struct fn_query *q, struct fn_ctx *c, size_t shard, fn_seg_fn fn);
 
 /* Merges every context's groups into *out.  Returns 0 or -ENOMEM. */
 int fn_result(const struct fn_query *q, struct q_funnel_res *out);
