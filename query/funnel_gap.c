@@ -164,8 +164,10 @@ static int scan_seg(struct fn_query *q, struct fn_ctx *c, const struct store_seg
 				continue;
 			if (!have_b) { /* the rest of the key, for rows at a gap's end */
 				rc = store_cursor_read(c->cur_b, g, bi, COL(RECV) | COL(SESSION), &bb);
+				if (rc == ERR_CORRUPT)
+					break; /* the block is damaged: skipped, as the gather did */
 				if (rc < 0)
-					return rc == ERR_CORRUPT ? 0 : rc;
+					return rc;
 				have_b = 1;
 			}
 			k.recv = bb.recv[r];
