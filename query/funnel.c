@@ -346,7 +346,6 @@ static int ctx_prepare(const struct fn_query *q, struct fn_ctx *c)
 	if (q->nsamp &&
 	    fn_grow((void **)&c->smp, &c->smp_cap, 2 * (size_t)q->k * q->nsamp, sizeof *c->smp) < 0)
 		return -ENOMEM;
-	fn_buckets_reset(c); /* empty already: query_fini gave the chunks back */
 	fn_arena_fini(&c->arena);
 	map_reset(&c->bdset);
 	map_reset(&c->smap);

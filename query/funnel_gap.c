@@ -32,11 +32,6 @@
 
 #define COL(c) (1u << STORE_COL_##c)
 
-static struct fn_ukey key_of(const struct fn_urec *e)
-{
-	return (struct fn_ukey){e->ts, e->recv, e->sess, e->sn, e->ord};
-}
-
 /* Could hits a then b (consecutive in the user's order) be a link? */
 static int is_link(const struct fn_query *q, const struct fn_urec *a, const struct fn_urec *b)
 {
@@ -56,7 +51,7 @@ int fn_gap_collect(struct fn_query *q, unsigned b, const struct fn_urec *u, size
 			continue;
 		if (fn_grow((void **)&gs->gap, &gs->gap_cap, gs->ngap + 1, sizeof *gs->gap) < 0)
 			return -ENOMEM;
-		gs->gap[gs->ngap++] = (struct fn_gap){.a = key_of(&u[k]), .z = key_of(&u[k + 1])};
+		gs->gap[gs->ngap++] = (struct fn_gap){.a = fn_ukey_of(&u[k]), .z = fn_ukey_of(&u[k + 1])};
 	}
 	if (gs->ngap == first)
 		return 0;

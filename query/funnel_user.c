@@ -57,11 +57,9 @@ int fn_gap_task(void *arg, size_t shard)
 /* The by-user order of two rows of one user. */
 static int urec_cmp(const void *a, const void *b)
 {
-	const struct fn_urec *x = a, *y = b;
-	struct fn_ukey kx = {x->ts, x->recv, x->sess, x->sn, x->ord};
-	struct fn_ukey ky = {y->ts, y->recv, y->sess, y->sn, y->ord};
+	struct fn_ukey x = fn_ukey_of(a), y = fn_ukey_of(b);
 
-	return fn_ukey_cmp(&kx, &ky);
+	return fn_ukey_cmp(&x, &y);
 }
 
 /* Task, phase 2: every user of one bucket. */

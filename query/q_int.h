@@ -265,6 +265,10 @@ static inline int fn_ukey_cmp(const struct fn_ukey *x, const struct fn_ukey *y)
 		return x->sn < y->sn ? -1 : 1;
 	return x->ord < y->ord ? -1 : x->ord > y->ord;
 }
+static inline struct fn_ukey fn_ukey_of(const struct fn_urec *e)
+{
+	return (struct fn_ukey){e->ts, e->recv, e->sess, e->sn, e->ord};
+}
 struct fn_gap {
 	struct fn_ukey a, z;
 	uint8_t blocked; /* atomic */

@@ -19,6 +19,9 @@
  * sync is SYNC_BOOST_MS late (the sync thread lowers itself again after).
  * Raising needs CAP_SYS_NICE or RLIMIT_NICE; without them the sync thread
  * stays at normal priority and a warning says so.
+ *
+ * srv_stop() only raises a flag: each worker sees it within one tick and
+ * winds down by itself (conn.c, begin_stop).
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -200,13 +203,31 @@ static void *sync_main(void *arg)
 	return NULL;
 }
 
-/* Normal priority: a sync thread kept from running by a machine with no
- * idle time is raised to normal priority once its sync is SYNC_BOOST_MS
- * late, so the durability lag of --fsync interval stays bounded. */
+/* Can the calling thread go to SCHED_IDLE and come back?  Leaving
+ * SCHED_IDLE needs CAP_SYS_NICE or an RLIMIT_NICE of 20; a thread that could
+ * not is left at SCHED_IDLE, so only the watchdog asks this of itself. */
+static int can_boost(void)
+{
+	return set_policy(pthread_self(), SCHED_IDLE) == 0 &&
+	       set_policy(pthread_self(), SCHED_OTHER) == 0;
+}
+
+/* Normal priority: puts the sync thread at SCHED_IDLE when it could take it
+ * back, then raises it to normal priority whenever a sync is SYNC_BOOST_MS
+ * late (a machine with no idle time), so the durability lag of --fsync
+ * interval stays bounded.  Without the right, it leaves the sync thread at
+ * normal priority, says so and ends. */
 static void *watch_main(void *arg)
 {
 	struct srv *s = arg;
 
+	if (!can_boost()) {
+		log_warn("sync thread at normal priority: SCHED_IDLE could not be left again",
+			 "hint=\"give spoord CAP_SYS_NICE or RLIMIT_NICE 20 (systemd LimitNICE=20) "
+			 "for a lower tail latency\"");
+		return NULL;
+	}
+	set_policy(s->sync_thread, SCHED_IDLE);
 	pthread_mutex_lock(&s->mu);
 	while (bg_wait(s, SYNC_BOOST_MS / 4)) {
 		int64_t late = srv_mono_ns() - __atomic_load_n(&s->sync_done_ns, __ATOMIC_ACQUIRE) -
@@ -219,14 +240,6 @@ static void *watch_main(void *arg)
 	}
 	pthread_mutex_unlock(&s->mu);
 	return NULL;
-}
-
-/* Can this process put a thread at SCHED_IDLE and take it back?  Leaving
- * SCHED_IDLE needs CAP_SYS_NICE or an RLIMIT_NICE of 20. */
-static int can_boost(void)
-{
-	return set_policy(pthread_self(), SCHED_IDLE) == 0 &&
-	       set_policy(pthread_self(), SCHED_OTHER) == 0;
 }
 
 static int sync_start(struct srv *s)
@@ -243,15 +256,9 @@ static int sync_start(struct srv *s)
 	if (rc != 0)
 		return -rc;
 	s->sync_started = 1;
-	if (!can_boost()) {
-		log_warn("sync thread at normal priority: SCHED_IDLE could not be left again",
-			 "hint=\"give spoord CAP_SYS_NICE or RLIMIT_NICE 20 (systemd LimitNICE=20) for a lower tail latency\"");
-		return 0;
-	}
 	if ((rc = pthread_create(&s->watch_thread, NULL, watch_main, s)) != 0)
 		return -rc;
 	s->watch_started = 1;
-	set_policy(s->sync_thread, SCHED_IDLE);
 	return 0;
 }
 

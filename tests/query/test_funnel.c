@@ -64,10 +64,25 @@ static void check_funnel(struct fr_store *fs, const struct fr_funnel *f, const c
 	q_funnel_res_free(&res);
 }
 
-/* nstores random stores from `seed`; at three points of each store's
- * filling, nfunnels random funnels (by = forced unless -1; ext: with rules
- * beyond windowFunnel). */
-static void random_rounds_x(unsigned long long seed, int nstores, int nfunnels, int by, int ext)
+/* How a round of random stores is filled and which funnels it asks. */
+enum round_kind {
+	ROUND_PLAIN,  /* windowFunnel; maintenance now and then while appending */
+	ROUND_EXT,    /* with random rules beyond windowFunnel (fr_random_ext) */
+	ROUND_STRICT, /* strict order only, over whole sealed partitions: see below */
+};
+
+/*
+ * nstores random stores from `seed`; at three points of each store's
+ * filling, nfunnels random funnels (by = forced unless -1).
+ *
+ * ROUND_STRICT: strict order takes positions from the session runs of a
+ * partition held in one sealed segment (funnel_scan.c), and from the
+ * partition's gathered rows otherwise.  Each store is checked sealed whole
+ * (one segment per partition and shard), then with more rows appended (some
+ * partitions one sealed segment, others two), then sealed again.
+ */
+static void random_rounds_k(unsigned long long seed, int nstores, int nfunnels, int by,
+			    enum round_kind kind)
 {
 	for (int s = 0; s < nstores; s++) {
 		unsigned long long rng = seed * 7919 + (unsigned long long)s + 1;
@@ -77,61 +92,36 @@ static void random_rounds_x(unsigned long long seed, int nstores, int nfunnels, 
 		char ctx[160];
 
 		random_setup(&rng, &sh, &o);
-		cr_assert_eq(fr_store_make(&fs, &sh, &o, 2, &rng), 0);
-		for (int cp = 1; cp <= 3; cp++) {
-			cr_assert_eq(fr_store_append(&fs, sh.n * (size_t)cp / 3, &rng, 1), 0);
-			for (int i = 0; i < nfunnels; i++) {
-				struct fr_funnel f;
-				fr_random_funnel(&f, &sh, &rng);
-				if (by >= 0)
-					f.by = (enum q_by)by;
-				if (ext)
-					fr_random_ext(&f, &rng);
-				snprintf(ctx, sizeof ctx,
-					 "seed %llu store %d (%zu events, %u shards, seg_rows %u) "
-					 "checkpoint %d funnel %d",
-					 seed, s, fs.appended, o.shards, o.seg_rows, cp, i);
-				check_funnel(&fs, &f, ctx);
-			}
+		if (kind == ROUND_STRICT) {
+			o.seg_rows = 4096; /* no segment fills, none is frozen early */
+			o.max_active = 256;
 		}
-		fr_store_free(&fs);
-	}
-}
-
-/* Strict order takes positions from the session runs of a partition held in
- * one sealed segment (funnel_scan.c), and from the partition's gathered rows
- * otherwise.  Each store is checked sealed whole (one segment per partition
- * and shard), then with more rows appended (some partitions one sealed
- * segment, others two), then sealed again. */
-static void strict_rounds(unsigned long long seed, int nstores, int nfunnels)
-{
-	for (int s = 0; s < nstores; s++) {
-		unsigned long long rng = seed * 7919 + (unsigned long long)s + 1;
-		struct fr_shape sh;
-		struct store_opts o;
-		struct fr_store fs;
-		char ctx[160];
-
-		random_setup(&rng, &sh, &o);
-		o.seg_rows = 4096; /* no segment fills, none is frozen early */
-		o.max_active = 256;
 		cr_assert_eq(fr_store_make(&fs, &sh, &o, 2, &rng), 0);
 		for (int cp = 1; cp <= 3; cp++) {
-			if (cp < 3)
-				cr_assert_eq(fr_store_append(&fs, sh.n * (size_t)cp / 2, &rng, 0),
+			if (kind != ROUND_STRICT) {
+				cr_assert_eq(fr_store_append(&fs, sh.n * (size_t)cp / 3, &rng, 1),
 					     0);
-			if (cp != 2)
-				cr_assert_geq(store_seal_all(fs.st), 0);
+			} else {
+				if (cp < 3)
+					cr_assert_eq(
+					    fr_store_append(&fs, sh.n * (size_t)cp / 2, &rng, 0), 0);
+				if (cp != 2)
+					cr_assert_geq(store_seal_all(fs.st), 0);
+			}
 			for (int i = 0; i < nfunnels; i++) {
 				struct fr_funnel f;
 				do {
 					fr_random_funnel(&f, &sh, &rng);
-					fr_random_ext(&f, &rng);
-				} while (f.order != Q_ORDER_STRICT);
+					if (by >= 0)
+						f.by = (enum q_by)by;
+					if (kind != ROUND_PLAIN)
+						fr_random_ext(&f, &rng);
+				} while (kind == ROUND_STRICT && f.order != Q_ORDER_STRICT);
 				snprintf(ctx, sizeof ctx,
-					 "strict seed %llu store %d (%zu events, %u shards) "
+					 "%sseed %llu store %d (%zu events, %u shards, seg_rows %u) "
 					 "checkpoint %d funnel %d",
-					 seed, s, fs.appended, o.shards, cp, i);
+					 kind == ROUND_STRICT ? "strict " : "", seed, s, fs.appended,
+					 o.shards, o.seg_rows, cp, i);
 				check_funnel(&fs, &f, ctx);
 			}
 		}
@@ -139,9 +129,14 @@ static void strict_rounds(unsigned long long seed, int nstores, int nfunnels)
 	}
 }
 
+static void random_rounds_x(unsigned long long seed, int nstores, int nfunnels, int by, int ext)
+{
+	random_rounds_k(seed, nstores, nfunnels, by, ext ? ROUND_EXT : ROUND_PLAIN);
+}
+
 Test(funnel_random, strict_funnels_over_sealed_partitions_equal_the_reference, .timeout = 120)
 {
-	strict_rounds(13, 12, 40);
+	random_rounds_k(13, 12, 40, -1, ROUND_STRICT);
 }
 
 static void random_rounds(unsigned long long seed, int nstores, int nfunnels, int by)

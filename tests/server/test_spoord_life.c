@@ -145,6 +145,9 @@ Test(spoord_life, the_interval_sync_thread_runs_at_idle_priority, TMO)
 	post("{\"session\":\"si\",\"type\":\"a\"}", NULL, &r);
 	cr_expect_eq(r.status, 200);
 	sh_resp_free(&r);
+	/* the watchdog thread puts the sync thread there once it has started */
+	for (int i = 0; i < 200 && idle_threads() != 1; i++)
+		sleep_ms(10);
 	cr_expect_eq(idle_threads(), 1, "threads of spoord at SCHED_IDLE with --fsync interval");
 	cr_assert_eq(sh_stop(&srv, SIGTERM), 0);
 	start(none);
