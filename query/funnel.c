@@ -275,6 +275,12 @@ static void ctx_free(struct fn_ctx *c)
 	free(c->ustate);
 	free(c->upos);
 	free(c->gcache);
+	free(c->runu);
+	free(c->uidx);
+	free(c->sunk_row);
+	free(c->sunk_rec);
+	free(c->uruns);
+	free(c->rfirst);
 	fn_map_fini(&c->gmap);
 	free(c->gcount);
 	free(c->gval);
@@ -567,7 +573,7 @@ static int session_task(void *arg, size_t shard)
 		return -ENOMEM;
 	fn_map_clear(&c->smap);
 	c->nstates = 0;
-	c->all_rows = c->strict_runs = 0;
+	c->all_rows = c->strict_runs = c->user_runs = 0;
 	for (size_t p = 0; p < nparts && rc == 0; p++) {
 		size_t nsegs = store_snap_nsegs(q->snap, p, (uint32_t)shard);
 		size_t sources = 0;
@@ -629,8 +635,11 @@ static void query_fini(struct fn_query *q)
 		fn_map_fini(&q->gaps[b].users);
 		free(q->gaps[b].user);
 		free(q->gaps[b].gap);
+		free(q->gaps[b].req);
 	}
 	free(q->gaps);
+	free(q->scan);
+	free(q->scan_first);
 	store_snap_release(q->snap);
 	pthread_mutex_destroy(&q->mu);
 }
@@ -670,6 +679,8 @@ int q_funnel(struct q_engine *e, const struct q_funnel_req *req, struct q_funnel
 			q.gap_pass = 1;
 			if (rc == 0)
 				rc = q_parallel(e, FN_BUCKETS, fn_bucket_task, &q);
+			if (rc == 0)
+				rc = fn_gap_plan(&q, nshards);
 			if (rc == 0)
 				rc = q_parallel(e, nshards, fn_gap_task, &q);
 			q.gap_pass = 2;

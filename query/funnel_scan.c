@@ -77,9 +77,9 @@ int64_t fn_segm_init(const struct fn_query *q, struct fn_ctx *c, const struct st
 		sm->tab = c->tab;
 		sm->tabn = ndict;
 	}
-	/* strict order by session counts every row of an actor, matching or not
-	 * (by user, funnel_gap.c reads the rows itself) */
-	return q->strict && q->by == Q_BY_SESSION ? (int64_t)(sm->live | 1u << 31) : sm->live;
+	/* strict order counts every row of an actor, matching or not (by user
+	 * through the runs of funnel_gap.c) */
+	return q->strict ? (int64_t)(sm->live | 1u << 31) : sm->live;
 }
 
 /* Rows of a block whose type is a step's: hit_row/hit_mask.  Returns the
@@ -382,6 +382,10 @@ static int sink_user(struct seg_scan *sc, const struct store_block *bb, uint32_t
 			      .mask = mask,
 			      .un = (uint8_t)u.n,
 			      .sn = (uint8_t)s.n};
+	if (c->user_runs) {
+		c->sunk_row[c->nsunk] = r;
+		c->sunk_rec[c->nsunk++] = e;
+	}
 	return 0;
 }
 
@@ -519,21 +523,30 @@ static int finish_block(struct seg_scan *sc, const struct fn_segm *sm, const str
 /* Room for n hits.  Returns 0 or -ENOMEM. */
 static int hits_reserve(struct fn_ctx *c, size_t n)
 {
-	uint32_t *row, *mask;
+	uint32_t *row, *mask, *srow;
+	struct fn_urec **srec;
 
 	if (n <= c->hit_cap)
 		return 0;
 	row = malloc(n * sizeof *row);
 	mask = malloc(n * sizeof *mask);
-	if (!row || !mask) {
+	srow = malloc(n * sizeof *srow);
+	srec = malloc(n * sizeof *srec);
+	if (!row || !mask || !srow || !srec) {
 		free(row);
 		free(mask);
+		free(srow);
+		free(srec);
 		return -ENOMEM;
 	}
 	free(c->hit_row);
 	free(c->hit_mask);
+	free(c->sunk_row);
+	free(c->sunk_rec);
 	c->hit_row = row;
 	c->hit_mask = mask;
+	c->sunk_row = srow;
+	c->sunk_rec = srec;
 	c->hit_cap = n;
 	return 0;
 }
@@ -570,13 +583,20 @@ int fn_scan_seg(const struct fn_query *q, struct fn_ctx *c, const struct store_s
 		if (nh && sm->extra)
 			nh = match_strings(q, g, sm, &ba, c->hit_row, c->hit_mask, nh, c->all_rows);
 		sc.run_row = 0;
-		if (!nh && c->strict_runs) { /* no hit, but its rows count */
-			rc = store_cursor_read(c->cur_b, g, b, COL(SESSION), &bb);
+		c->nsunk = 0;
+		if (!nh && (c->strict_runs || c->user_runs)) { /* no hit, but its rows count */
+			rc = store_cursor_read(c->cur_b, g, b,
+					       c->user_runs ? COL(SESSION) | COL(USER) | COL(TS)
+							    : COL(SESSION),
+					       &bb);
 			if (rc == ERR_CORRUPT)
 				continue;
 			if (rc < 0)
 				return rc;
-			runs_count(&sc, &bb, bb.nrows);
+			if (c->strict_runs)
+				runs_count(&sc, &bb, bb.nrows);
+			else if ((rc = fn_runs_block(q, c, g, seg_ord, &bb)) < 0)
+				return rc;
 			continue;
 		}
 		if (!nh)
@@ -590,6 +610,8 @@ int fn_scan_seg(const struct fn_query *q, struct fn_ctx *c, const struct store_s
 			return rc;
 		if (c->strict_runs)
 			runs_count(&sc, &bb, bb.nrows);
+		if (c->user_runs && (rc = fn_runs_block(q, c, g, seg_ord, &bb)) < 0)
+			return rc;
 	}
 	return 0;
 }

@@ -18,10 +18,15 @@ static int gather_seg(struct fn_query *q, struct fn_ctx *c, const struct store_s
 {
 	struct fn_segm sm;
 	int64_t live = fn_segm_init(q, c, g, &sm);
+	int rc;
 
 	if (live <= 0)
 		return (int)live;
-	return fn_scan_seg(q, c, g, &sm, seg_ord);
+	if (!c->user_runs)
+		return fn_scan_seg(q, c, g, &sm, seg_ord);
+	if ((rc = fn_runs_begin(c, g)) < 0 || (rc = fn_scan_seg(q, c, g, &sm, seg_ord)) < 0)
+		return rc;
+	return fn_runs_end(c, g, seg_ord);
 }
 
 /* Task, phase 1: the matching rows of one shard into buckets. */
@@ -34,6 +39,8 @@ int fn_gather_task(void *arg, size_t shard)
 	if (!c)
 		return -ENOMEM;
 	c->all_rows = c->strict_runs = 0; /* strict by user: funnel_gap.c */
+	c->user_runs = q->strict;
+	c->run_shard = (uint32_t)shard;
 	rc = fn_each_seg(q, c, shard, gather_seg);
 	fn_ctx_give(q, c);
 	return rc;
@@ -107,6 +114,8 @@ int fn_bucket_task(void *arg, size_t b)
 		for (const struct fn_uchunk *ch = q->gathered[xi]->bucket[b]; ch; ch = ch->next)
 			for (size_t i = 0; i < ch->n; i++)
 				c->usorted[c->ucount[ch->r[i].actor]++] = ch->r[i];
+	if (q->gap_pass == 1 && (rc = fn_gap_runs(q, c, (unsigned)b, nact)) < 0)
+		goto out;
 	for (size_t a = 0, i = 0; a < nact && rc == 0; a++) {
 		size_t j = i;
 		uint64_t pos = 0;
@@ -118,7 +127,8 @@ int fn_bucket_task(void *arg, size_t b)
 				break;
 			}
 		if (q->gap_pass == 1) { /* strict: this user's gaps, no count yet */
-			rc = fn_gap_collect(q, (unsigned)b, c->usorted + i, j - i);
+			rc = fn_gap_collect(q, (unsigned)b, c->usorted + i, j - i,
+					    c->uruns + c->rfirst[a], c->rfirst[a + 1] - c->rfirst[a]);
 			i = j;
 			continue;
 		}

@@ -57,6 +57,11 @@ void fn_buckets_reset(struct fn_ctx *c)
 			q_engine_chunk_put(c->e, ch);
 		}
 		c->bucket[b] = c->btail[b] = NULL;
+		for (struct fn_rchunk *rc = c->rbucket[b], *rnext; rc; rc = rnext) {
+			rnext = rc->next;
+			q_engine_chunk_put(c->e, rc);
+		}
+		c->rbucket[b] = c->rtail[b] = NULL;
 	}
 }
 

@@ -54,6 +54,8 @@ void q_engine_chunk_put(struct q_engine *e, void *p);
 int fn_grow(void **p, size_t *cap, size_t need, size_t elem);
 struct fn_ctx;
 struct fn_urec;
+struct fn_urun;
+struct fn_runu;
 /* A new record at the end of bucket b of c, or NULL (-ENOMEM). */
 struct fn_urec *fn_bucket_add(struct fn_ctx *c, unsigned b);
 /* Empties c's buckets, their chunks back to the engine. */
@@ -182,6 +184,8 @@ struct fn_query {
 	int strict;	       /* strict order: rows between matches count (positions) */
 	struct fn_gapset *gaps; /* by user, strict: [FN_BUCKETS] (funnel_gap.c) */
 	int gap_pass;		/* by user, strict: 1 collect gaps, 2 evaluate */
+	struct fn_scanreq *scan; /* by user, strict: the gap scan's rows, by shard and row */
+	size_t *scan_first;	 /* [shard]: its first request in scan; [nshards]: the end */
 	struct fx_spec fx;
 	enum q_same same;
 	struct store_str same_key; /* props key of Q_SAME_PROP */
@@ -238,6 +242,30 @@ struct fn_urec {
 	uint32_t mask;
 	uint32_t actor; /* phase 2 */
 	uint8_t un, sn;
+	uint8_t link;	  /* strict order: FN_LINK_*, of this row and prev_row */
+	uint32_t prev_row; /* strict order: the user's previous row gathered in the run */
+};
+/* Strict order by user: what a sealed run (one session's rows in one
+ * sealed segment, in (ts, arrival) order) says of a gathered row and the
+ * user's previously gathered row in the same run (funnel_gap.c). */
+enum {
+	FN_LINK_NONE,	 /* no previous gathered row of the user in the run */
+	FN_LINK_CLEAR,	 /* no row of the user in the run lies between them */
+	FN_LINK_BLOCKED, /* one does */
+	FN_LINK_UNKNOWN, /* equal timestamps: only the whole key can say */
+};
+
+/* Strict order by user: the rows of one user in one run (a sealed run, or
+ * a whole unsealed segment), from the gather (funnel_gap.c). */
+struct fn_urun {
+	int64_t ts0, ts1; /* the first and last ts of the user's rows there */
+	uint64_t uh;
+	const char *user; /* dictionary memory */
+	const char *sess; /* the run's session (dictionary memory); NULL: a whole segment */
+	uint32_t un;
+	uint32_t shard, seg_ord;
+	uint32_t row0, nrows; /* the run's rows in the segment (nrows 0: all of them) */
+	uint32_t actor;	      /* pass 1 */
 };
 
 /* User funnels, strict order (funnel_gap.c): a row's key in the by-user
@@ -276,12 +304,19 @@ struct fn_gap {
 struct fn_gapuser {
 	uint32_t first, count; /* its gaps, in order */
 };
+/* Rows the gap scan must read: of segment seg_ord of a shard, rows
+ * [row0, row0 + nrows) (nrows 0: every row). */
+struct fn_scanreq {
+	uint32_t shard, seg_ord, row0, nrows;
+};
 struct fn_gapset { /* one per bucket */
 	struct fn_map users; /* user → index into user[] */
 	struct fn_gapuser *user;
 	size_t nusers, user_cap;
 	struct fn_gap *gap;
 	size_t ngap, gap_cap;
+	struct fn_scanreq *req;
+	size_t nreq, req_cap;
 };
 
 /* User funnels, phase 1: a bucket's rows in chunks of the engine's
@@ -293,6 +328,12 @@ struct fn_uchunk {
 	struct fn_urec r[];
 };
 #define FN_UCHUNK_CAP ((Q_CHUNK_BYTES - sizeof(struct fn_uchunk)) / sizeof(struct fn_urec))
+struct fn_rchunk { /* the same for the runs of strict order */
+	struct fn_rchunk *next;
+	size_t n;
+	struct fn_urun r[];
+};
+#define FN_RCHUNK_CAP ((Q_CHUNK_BYTES - sizeof(struct fn_rchunk)) / sizeof(struct fn_urun))
 
 /* A candidate drop-off pointer. */
 struct fn_sample {
@@ -356,6 +397,22 @@ struct fn_ctx {
 	size_t upos_cap;
 	uint64_t *gcache; /* strict by user, gap scan: user id → gaps */
 	size_t gcache_cap;
+	size_t scan_at; /* strict by user, gap scan: the next request of the shard */
+	/* strict by user, gather: the runs of the users (funnel_gap.c) */
+	int user_runs;
+	uint32_t run_shard, run_sid, run_row0, run_row1;
+	struct fn_runu *runu; /* the users of the current run */
+	size_t nrunu, runu_cap;
+	uint32_t *uidx; /* user id → index into runu + 1 (0: none) */
+	size_t uidx_cap;
+	uint32_t *sunk_row;	   /* the block's gathered rows, ascending */
+	struct fn_urec **sunk_rec; /* and their records */
+	size_t nsunk;
+	struct fn_rchunk *rbucket[FN_BUCKETS], *rtail[FN_BUCKETS]; /* the runs, by user hash */
+	struct fn_urun *uruns; /* pass 1: one bucket's runs by actor */
+	size_t uruns_cap;
+	uint32_t *rfirst; /* pass 1: actor → its first run in uruns ([nact]: the end) */
+	size_t rfirst_cap;
 	uint8_t *ustate; /* one actor's state */
 	size_t ustate_cap;
 	/* results */
@@ -441,11 +498,28 @@ int fn_ext_session_finish(const struct fn_query *q, struct fn_ctx *c);
 
 /* ---- funnel_gap.c: strict order by user --------------------------------- */
 
+/* The gather, segment g of shard c->run_shard: fn_runs_begin before its
+ * first block, fn_runs_block for every block read (its rows gathered in
+ * c->sunk_row/sunk_rec), fn_runs_end after the last.  They set the links of
+ * gathered rows and add the users' runs to c->rbucket.  0 or -ENOMEM. */
+int fn_runs_begin(struct fn_ctx *c, const struct store_seg *g);
+int fn_runs_block(const struct fn_query *q, struct fn_ctx *c, const struct store_seg *g,
+		  uint32_t seg_ord, const struct store_block *bb);
+int fn_runs_end(struct fn_ctx *c, const struct store_seg *g, uint32_t seg_ord);
+/* Pass 1, bucket b whose records have their actors (0..nact): the runs of
+ * those actors into c->uruns, by actor (c->rfirst), each's by ts0. */
+int fn_gap_runs(struct fn_query *q, struct fn_ctx *c, unsigned b, size_t nact);
 /* Pass 1: the gaps of one user whose matching rows u[0..n) are sorted in
- * the by-user order, into q->gaps[b].  Returns 0 or -ENOMEM. */
-int fn_gap_collect(struct fn_query *q, unsigned b, const struct fn_urec *u, size_t n);
-/* Pass 2, one task per shard: marks every gap some row lies inside.
- * Returns 0 or a negative code. */
+ * the by-user order, and its runs r[0..nr), into q->gaps[b]: each gap the
+ * runs cannot decide asks the gap scan for the rows of the runs around it.
+ * Returns 0 or -ENOMEM. */
+int fn_gap_collect(struct fn_query *q, unsigned b, const struct fn_urec *u, size_t n,
+		   const struct fn_urun *r, size_t nr);
+/* Between pass 1 and 2: the scan requests of every bucket, by shard, into
+ * q->scan.  Returns 0 or -ENOMEM. */
+int fn_gap_plan(struct fn_query *q, size_t nshards);
+/* Pass 2, one task per shard: marks every gap some row lies inside, reading
+ * only the rows pass 1 asked for.  Returns 0 or a negative code. */
 int fn_gap_scan(struct fn_query *q, struct fn_ctx *c, size_t shard);
 /* Pass 3: positions of u[0..n) (as in pass 1) into pos[0..n). */
 void fn_gap_positions(const struct fn_query *q, unsigned b, const struct fn_urec *u, size_t n,

@@ -121,7 +121,7 @@ int fr_store_make(struct fr_store *fs, const struct fr_shape *sh, const struct s
 		  unsigned threads, unsigned long long *rng)
 {
 	static const int type_w[] = {40, 30, 15, 15};
-	int *sess_user;
+	int *sess_user, *sess_start;
 	char err[256];
 	int rc;
 
@@ -133,8 +133,10 @@ int fr_store_make(struct fr_store *fs, const struct fr_shape *sh, const struct s
 	fs->sname = calloc((size_t)sh->nsess, sizeof *fs->sname);
 	fs->uname = calloc((size_t)sh->nusers, sizeof *fs->uname);
 	sess_user = calloc((size_t)sh->nsess, sizeof *sess_user);
-	if (!fs->ev || !fs->sname || !fs->uname || !sess_user) {
+	sess_start = calloc((size_t)sh->nsess, sizeof *sess_start);
+	if (!fs->ev || !fs->sname || !fs->uname || !sess_user || !sess_start) {
 		free(sess_user);
+		free(sess_start);
 		return -ENOMEM;
 	}
 	/* names: some are prefixes of others ("s1", "s10"), lengths vary */
@@ -142,6 +144,8 @@ int fr_store_make(struct fr_store *fs, const struct fr_shape *sh, const struct s
 		snprintf(fs->sname[i], sizeof fs->sname[i], "s%d%s", i,
 			 i % 7 == 3 ? "-long-name" : "");
 		sess_user[i] = rnd(rng, 10) == 0 ? -1 : (int)rnd(rng, (uint64_t)sh->nusers);
+		if (sh->burst > 0)
+			sess_start[i] = (int)rnd(rng, (uint64_t)(sh->slots - sh->burst + 1));
 	}
 	for (int i = 0; i < sh->nusers; i++)
 		snprintf(fs->uname[i], sizeof fs->uname[i], "u%d", i);
@@ -150,7 +154,12 @@ int fr_store_make(struct fr_store *fs, const struct fr_shape *sh, const struct s
 		int w = (int)rnd(rng, 100), t = 0;
 		e->sess = (int)rnd(rng, (uint64_t)sh->nsess);
 		e->user = rnd(rng, 100) < 85 ? sess_user[e->sess] : -1;
-		e->ts = sh->t0 + (int64_t)rnd(rng, (uint64_t)sh->slots) * 250 +
+		if (sh->burst > 0 && rnd(rng, 20) == 0)
+			e->user = (int)rnd(rng, (uint64_t)sh->nusers);
+		e->ts = sh->t0 +
+			(sh->burst > 0 ? sess_start[e->sess] + (int64_t)rnd(rng, (uint64_t)sh->burst)
+				       : (int64_t)rnd(rng, (uint64_t)sh->slots)) *
+			    250 +
 			(rnd(rng, 5) == 0 ? (int64_t)rnd(rng, 250) : 0);
 		e->recv = e->ts + (int64_t)rnd(rng, 3) * 100;
 		while (w >= type_w[t]) {
@@ -163,6 +172,7 @@ int fr_store_make(struct fr_store *fs, const struct fr_shape *sh, const struct s
 		make_props(e, rng);
 	}
 	free(sess_user);
+	free(sess_start);
 	tu_tmpdir(fs->dir, sizeof fs->dir, "funnel");
 	if (!fs->dir[0])
 		return -EIO;

@@ -72,6 +72,8 @@ struct fr_shape {
 	int nsess, nusers; /* sessions, users */
 	int slots;	   /* ts = t0 + slot * 250 (+ jitter), slot < slots */
 	int64_t t0;
+	int burst; /* > 0: a session's slots lie within `burst` of its start,
+		    * and one event in 20 carries another user than its session's */
 };
 
 /* Makes the events (shuffled: arrival order is not ts order) and opens an

@@ -36,6 +36,7 @@ static void random_setup(unsigned long long *rng, struct fr_shape *sh, struct st
 	sh->nusers = 2 + sh->nsess / (1 + (int)pick(rng, 3));
 	sh->slots = 48;
 	sh->t0 = 1000000 + (int64_t)pick(rng, 1000);
+	sh->burst = 0;
 	memset(o, 0, sizeof *o);
 	o->shards = shards[pick(rng, 4)];
 	o->partition_ms = pick(rng, 2) ? 1000 : 2000;
@@ -69,6 +70,8 @@ enum round_kind {
 	ROUND_PLAIN,  /* windowFunnel; maintenance now and then while appending */
 	ROUND_EXT,    /* with random rules beyond windowFunnel (fr_random_ext) */
 	ROUND_STRICT, /* strict order only, over whole sealed partitions: see below */
+	ROUND_BURST,  /* the same over sessions each a burst of a few slots, as users'
+		       * sessions are: few of a user's overlap in time (funnel_gap.c) */
 };
 
 /*
@@ -84,6 +87,10 @@ enum round_kind {
 static void random_rounds_k(unsigned long long seed, int nstores, int nfunnels, int by,
 			    enum round_kind kind)
 {
+	int burst = kind == ROUND_BURST;
+
+	if (burst)
+		kind = ROUND_STRICT;
 	for (int s = 0; s < nstores; s++) {
 		unsigned long long rng = seed * 7919 + (unsigned long long)s + 1;
 		struct fr_shape sh;
@@ -92,6 +99,11 @@ static void random_rounds_k(unsigned long long seed, int nstores, int nfunnels, 
 		char ctx[160];
 
 		random_setup(&rng, &sh, &o);
+		if (burst) {
+			sh.slots = 100 + (int)pick(&rng, 300);
+			sh.burst = 2 + (int)pick(&rng, 10);
+			sh.nusers = 2 + sh.nsess / (2 + (int)pick(&rng, 3));
+		}
 		if (kind == ROUND_STRICT) {
 			o.seg_rows = 4096; /* no segment fills, none is frozen early */
 			o.max_active = 256;
@@ -137,6 +149,11 @@ static void random_rounds_x(unsigned long long seed, int nstores, int nfunnels, 
 Test(funnel_random, strict_funnels_over_sealed_partitions_equal_the_reference, .timeout = 120)
 {
 	random_rounds_k(13, 12, 40, -1, ROUND_STRICT);
+}
+
+Test(funnel_random, strict_user_funnels_over_session_bursts_equal_the_reference, .timeout = 120)
+{
+	random_rounds_k(14, 24, 40, Q_BY_USER, ROUND_BURST);
 }
 
 static void random_rounds(unsigned long long seed, int nstores, int nfunnels, int by)
