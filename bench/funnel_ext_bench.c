@@ -2,7 +2,8 @@
  * funnel_ext_bench — the cost of each funnel rule beyond windowFunnel, as a
  * ratio to the plain ordered funnel timed in the same run.
  *
- *   funnel_ext_bench --data DIR [--threads T] [--runs R]
+ *   funnel_ext_bench --data DIR [--threads T] [--runs R] [--by session|user]
+ *                    [--rule NAME]
  *
  * DIR is a store made by `query_bench --events N --keep --data DIR` (its
  * generated clickstream: sessions of ~100 events, a signup -> add_to_cart ->
@@ -13,6 +14,7 @@
  * rule each, it prints the median of R runs (default 5) after one warm-up,
  * and the median ratio to the plain funnel, run alternately with the rule.
  * The same for the user funnel (window 1 day), plain and with one rule.
+ * --by and --rule narrow it to one kind of funnel and one rule (to profile).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,7 +162,7 @@ int main(int argc, char **argv)
 					  "exclude", "same",    "entries",	   "samples",
 					  "time_to_convert",   "trend",	  NULL};
 	static const char *const some[] = {"strict", "exclude", "entries", NULL};
-	const char *dir = NULL;
+	const char *dir = NULL, *only[2] = {NULL, NULL}, *by = NULL;
 	unsigned threads = 0;
 	int runs = 5;
 	struct store_opts o = {.read_only = 1, .no_background = 1};
@@ -175,13 +177,16 @@ int main(int argc, char **argv)
 			threads = (unsigned)atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--runs") && i + 1 < argc)
 			runs = atoi(argv[++i]);
-		else {
-			fprintf(stderr, "usage: funnel_ext_bench --data DIR [--threads T] [--runs R]\n");
-			return 2;
-		}
+		else if (!strcmp(argv[i], "--rule") && i + 1 < argc)
+			only[0] = argv[++i];
+		else if (!strcmp(argv[i], "--by") && i + 1 < argc)
+			by = argv[++i];
+		else
+			runs = 0;
 	}
-	if (!dir || runs < 1 || runs > 64) {
-		fprintf(stderr, "usage: funnel_ext_bench --data DIR [--threads T] [--runs R]\n");
+	if (!dir || runs < 1 || runs > 64 || (by && strcmp(by, "session") && strcmp(by, "user"))) {
+		fprintf(stderr, "usage: funnel_ext_bench --data DIR [--threads T] [--runs R] "
+				"[--by session|user] [--rule NAME]\n");
 		return 2;
 	}
 	if (store_open(dir, &o, &st, err, sizeof err) < 0) {
@@ -192,7 +197,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "q_engine_new failed\n");
 		return 1;
 	}
-	int rc = run_set(e, Q_BY_SESSION, all, runs) || run_set(e, Q_BY_USER, some, runs);
+	int rc = ((!by || !strcmp(by, "session")) &&
+		  run_set(e, Q_BY_SESSION, only[0] ? only : all, runs)) ||
+		 ((!by || !strcmp(by, "user")) && run_set(e, Q_BY_USER, only[0] ? only : some, runs));
 	q_engine_free(e);
 	store_close(st);
 	return rc ? 1 : 0;

@@ -270,8 +270,11 @@ struct seg_scan {
 	uint32_t seg_ord;
 	uint32_t last_sid; /* session sink: last session id and its actor */
 	uint32_t last_actor;
-	uint32_t last_uid; /* user sink: last user id and its hash */
+	uint32_t last_uid; /* user sink: last user id, its string and hash */
+	struct store_str last_u;
 	uint64_t last_uh;
+	uint32_t last_usid; /* user sink: last session id and its string */
+	struct store_str last_s;
 	uint32_t run_row; /* strict runs: the block's rows before it are counted */
 };
 
@@ -360,12 +363,17 @@ static int sink_user(struct seg_scan *sc, const struct store_block *bb, uint32_t
 	struct store_str u, s;
 	struct fn_urec *e;
 
-	u = store_seg_str(sc->g, uid);
 	if (uid != sc->last_uid) {
 		sc->last_uid = uid;
-		sc->last_uh = fn_hash(u.p, u.n);
+		sc->last_u = store_seg_str(sc->g, uid);
+		sc->last_uh = fn_hash(sc->last_u.p, sc->last_u.n);
 	}
-	s = store_seg_str(sc->g, bb->session[r]);
+	u = sc->last_u;
+	if (bb->session[r] != sc->last_usid) {
+		sc->last_usid = bb->session[r];
+		sc->last_s = store_seg_str(sc->g, sc->last_usid);
+	}
+	s = sc->last_s;
 	b = (uint32_t)(sc->last_uh >> 58) % FN_BUCKETS;
 	if (!(e = fn_bucket_add(c, b)))
 		return -ENOMEM;
@@ -559,7 +567,8 @@ int fn_scan_seg(const struct fn_query *q, struct fn_ctx *c, const struct store_s
 			      .g = g,
 			      .seg_ord = seg_ord,
 			      .last_sid = UINT32_MAX,
-			      .last_uid = UINT32_MAX};
+			      .last_uid = UINT32_MAX,
+			      .last_usid = UINT32_MAX};
 	uint32_t nb = store_seg_nblocks(g);
 	int rc;
 

@@ -82,17 +82,23 @@ int fn_bucket_task(void *arg, size_t b)
 	fn_map_clear(&c->umap);
 	/* actors: users in first-seen order */
 	for (size_t xi = 0; xi < q->ngathered && rc == 0; xi++) {
+		const struct fn_urec *last = NULL; /* rows of a run come together */
 		for (struct fn_uchunk *ch = q->gathered[xi]->bucket[b]; ch && rc == 0; ch = ch->next)
 			for (size_t i = 0; i < ch->n; i++) {
 				struct fn_urec *e = &ch->r[i];
 				int added;
+				n++;
+				if (last && e->user == last->user && e->un == last->un) {
+					e->actor = last->actor; /* one dictionary string */
+					continue;
+				}
 				if (fn_map_put(&c->umap, e->user, e->un, e->uh, (uint32_t)nact,
 					       &e->actor, &added) < 0) {
 					rc = -ENOMEM;
 					break;
 				}
 				nact += (size_t)added;
-				n++;
+				last = e;
 			}
 	}
 	if (rc < 0 || n == 0)
