@@ -281,6 +281,7 @@ static void ctx_free(struct fn_ctx *c)
 	free(c->sunk_rec);
 	free(c->uruns);
 	free(c->rfirst);
+	free(c->uexp);
 	fn_map_fini(&c->gmap);
 	free(c->gcount);
 	free(c->gval);

@@ -275,6 +275,8 @@ struct seg_scan {
 	uint64_t last_uh;
 	uint32_t last_usid; /* user sink: last session id and its string */
 	struct store_str last_s;
+	struct fn_urec *xb; /* user sink, c->xcollapse: the open block, NULL: none */
+	uint32_t xb_uid, xb_sid; /* its user and session */
 	uint32_t run_row; /* strict runs: the block's rows before it are counted */
 };
 
@@ -355,13 +357,52 @@ static int sink_session(struct seg_scan *sc, const struct store_block *bb, uint3
 	return 0;
 }
 
+/* Adds a row to the block of exclusion rows whose first row is x (its
+ * rows, if any, the newest in c->xchunks).  Returns 0, 1 when the block is
+ * full, or -ENOMEM. */
+static int xblock_add(struct fn_ctx *c, struct fn_urec *x, int64_t ts, int64_t recv, uint64_t ord)
+{
+	struct fn_xchunk *ch = c->xchunks;
+
+	if (x->xn >= FN_XCHUNK_CAP)
+		return 1;
+	if (!ch || ch->n == FN_XCHUNK_CAP) { /* a new chunk; the block's rows move along */
+		struct fn_xchunk *nc = q_engine_chunk_get(c->e);
+		if (!nc)
+			return -ENOMEM;
+		nc->next = ch;
+		nc->n = x->xn;
+		if (x->xn) {
+			memcpy(nc->r, x->xin, x->xn * sizeof *nc->r);
+			ch->n -= x->xn;
+		}
+		x->xin = nc->r;
+		c->xchunks = ch = nc;
+	}
+	if (!x->xn)
+		x->xin = ch->r + ch->n;
+	x->xrise &= ts > (x->xn ? x->xlast : x->ts);
+	x->xlast = ts;
+	ch->r[ch->n++] = (struct fn_xin){ts, recv, ord};
+	x->xn++;
+	return 0;
+}
+
 static int sink_user(struct seg_scan *sc, const struct store_block *bb, uint32_t r, uint32_t mask,
 		     struct store_str bd, struct store_str val)
 {
 	struct fn_ctx *c = sc->c;
 	uint32_t uid = bb->user[r], b;
+	uint64_t ord = (uint64_t)sc->seg_ord << 32 | (bb->row0 + r);
 	struct store_str u, s;
 	struct fn_urec *e;
+	int rc;
+
+	if (sc->xb && sc->xb->mask == mask && sc->xb_uid == uid && sc->xb_sid == bb->session[r]) {
+		if ((rc = xblock_add(c, sc->xb, bb->ts[r], bb->recv[r], ord)) <= 0)
+			return rc;
+		/* full: this row begins another */
+	}
 
 	if (uid != sc->last_uid) {
 		sc->last_uid = uid;
@@ -379,7 +420,7 @@ static int sink_user(struct seg_scan *sc, const struct store_block *bb, uint32_t
 		return -ENOMEM;
 	*e = (struct fn_urec){.ts = bb->ts[r],
 			      .recv = bb->recv[r],
-			      .ord = (uint64_t)sc->seg_ord << 32 | (bb->row0 + r),
+			      .ord = ord,
 			      .uh = sc->last_uh,
 			      .user = u.p,
 			      .sess = s.p,
@@ -393,6 +434,16 @@ static int sink_user(struct seg_scan *sc, const struct store_block *bb, uint32_t
 	if (c->user_runs) {
 		c->sunk_row[c->nsunk] = r;
 		c->sunk_rec[c->nsunk++] = e;
+	}
+	sc->xb = NULL; /* a block ends at any other row gathered */
+	if (c->xcollapse && !(mask & sc->q->step_bits)) { /* exclusions only: a block begins */
+		e->xblock = 1;
+		e->xin = NULL;
+		e->xn = 0;
+		e->xrise = 1;
+		sc->xb = e;
+		sc->xb_uid = uid;
+		sc->xb_sid = bb->session[r];
 	}
 	return 0;
 }

@@ -40,6 +40,7 @@ int fn_gather_task(void *arg, size_t shard)
 		return -ENOMEM;
 	c->all_rows = c->strict_runs = 0; /* strict by user: funnel_gap.c */
 	c->user_runs = q->strict;
+	c->xcollapse = q->nm > q->k && !q->strict; /* strict counts every row */
 	c->run_shard = (uint32_t)shard;
 	rc = fn_each_seg(q, c, shard, gather_seg);
 	fn_ctx_give(q, c);
@@ -67,6 +68,99 @@ static int urec_cmp(const void *a, const void *b)
 	struct fn_ukey x = fn_ukey_of(a), y = fn_ukey_of(b);
 
 	return fn_ukey_cmp(&x, &y);
+}
+
+/* The key of row x of the block whose first row is e. */
+static struct fn_ukey xin_key(const struct fn_urec *e, const struct fn_xin *x)
+{
+	return (struct fn_ukey){x->ts, x->recv, e->sess, e->sn, x->ord};
+}
+
+/* Does a row of u[0..n) matching a step lie strictly inside block u[t]'s
+ * span (its rows' least and greatest keys)? */
+static int xblock_split(const struct fn_query *q, const struct fn_urec *u, size_t n, size_t t)
+{
+	struct fn_ukey lo = fn_ukey_of(&u[t]), hi = lo, k;
+	size_t a = 0, z = n;
+
+	if (u[t].xrise) { /* the first row and the last are the least and the greatest */
+		for (a = t + 1; a < n && u[a].ts < u[t].xlast; a++)
+			if (u[a].mask & q->step_bits)
+				return 1;
+		if (a == n || u[a].ts > u[t].xlast)
+			return 0; /* decided without the block's rows */
+		hi = xin_key(&u[t], &u[t].xin[u[t].xn - 1]);
+		a = 0;
+	}
+	for (uint32_t i = 0; i < u[t].xn && !u[t].xrise; i++) {
+		k = xin_key(&u[t], &u[t].xin[i]);
+		if (fn_ukey_cmp(&k, &lo) < 0)
+			lo = k;
+		if (fn_ukey_cmp(&k, &hi) > 0)
+			hi = k;
+	}
+	while (a < z) { /* the first row after lo */
+		size_t m = a + (z - a) / 2;
+		k = fn_ukey_of(&u[m]);
+		if (fn_ukey_cmp(&k, &lo) <= 0)
+			a = m + 1;
+		else
+			z = m;
+	}
+	for (; a < n; a++) {
+		k = fn_ukey_of(&u[a]);
+		if (fn_ukey_cmp(&k, &hi) >= 0)
+			return 0;
+		if (u[a].mask & q->step_bits)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * One user's rows u[0..n), in order, with blocks of exclusion rows: a
+ * block stands for all its rows as long as no row matching a step lies
+ * inside its span — then an exclusion between two chain events holds of
+ * the first row as of any other (the evaluator asks whether one lies
+ * between them in the user's order).  Blocks that have such a row are
+ * opened: the user's rows and theirs, sorted, into c->uexp (*u, *n).
+ * Returns 0 or -ENOMEM.
+ */
+static int xblocks_open(const struct fn_query *q, struct fn_ctx *c, const struct fn_urec **u,
+			size_t *n)
+{
+	const struct fn_urec *v = *u;
+	size_t m = 0, extra = 0;
+
+	for (size_t t = 0; t < *n; t++)
+		if (v[t].xblock && v[t].xn && xblock_split(q, v, *n, t))
+			extra += v[t].xn;
+	if (!extra)
+		return 0;
+	if (fn_grow((void **)&c->uexp, &c->uexp_cap, *n + extra, sizeof *c->uexp) < 0)
+		return -ENOMEM;
+	for (size_t t = 0; t < *n; t++) {
+		struct fn_urec *h = &c->uexp[m++];
+		*h = v[t];
+		if (!v[t].xblock || !v[t].xn || !xblock_split(q, v, *n, t))
+			continue;
+		h->xblock = 0; /* the block's rows, each on its own */
+		h->bd = "";
+		h->bdn = 0;
+		h->val = NULL;
+		h->valn = 0;
+		for (uint32_t i = 0; i < v[t].xn; i++) {
+			c->uexp[m] = *h;
+			c->uexp[m].ts = v[t].xin[i].ts;
+			c->uexp[m].recv = v[t].xin[i].recv;
+			c->uexp[m].ord = v[t].xin[i].ord;
+			m++;
+		}
+	}
+	qsort(c->uexp, m, sizeof *c->uexp, urec_cmp);
+	*u = c->uexp;
+	*n = m;
+	return 0;
 }
 
 /* Task, phase 2: every user of one bucket. */
@@ -139,21 +233,24 @@ int fn_bucket_task(void *arg, size_t b)
 			continue;
 		}
 		if (q->ext) {
-			if ((rc = fn_ext_reserve(c, j - i)) < 0 ||
-			    fn_grow((void **)&c->upos, &c->upos_cap, j - i, sizeof *c->upos) < 0) {
+			const struct fn_urec *u = c->usorted + i;
+			size_t m = j - i;
+			if ((rc = xblocks_open(q, c, &u, &m)) < 0 || (rc = fn_ext_reserve(c, m)) < 0 ||
+			    fn_grow((void **)&c->upos, &c->upos_cap, m, sizeof *c->upos) < 0) {
 				rc = -ENOMEM;
 				break;
 			}
 			if (q->gap_pass == 2)
-				fn_gap_positions(q, (unsigned)b, c->usorted + i, j - i, c->upos);
-			for (size_t t = i; t < j; t++) {
-				const struct fn_urec *e = &c->usorted[t];
-				fn_fx_put(q, c, t - i, q->gap_pass ? c->upos[t - i] : t - i, e->ts,
-					  e->mask, (struct store_str){e->bd, e->bdn},
-					  (struct store_str){e->val, e->valn},
+				fn_gap_positions(q, (unsigned)b, u, m, c->upos);
+			for (size_t t = 0; t < m; t++) {
+				const struct fn_urec *e = &u[t];
+				int x = e->xblock; /* no breakdown or held value */
+				fn_fx_put(q, c, t, q->gap_pass ? c->upos[t] : t, e->ts, e->mask,
+					  (struct store_str){x ? "" : e->bd, x ? 0 : e->bdn},
+					  (struct store_str){x ? NULL : e->val, x ? 0 : e->valn},
 					  (struct store_str){e->sess, e->sn});
 			}
-			rc = fn_ext_actor(q, c, j - i);
+			rc = fn_ext_actor(q, c, m);
 			i = j;
 			continue;
 		}

@@ -63,6 +63,11 @@ void fn_buckets_reset(struct fn_ctx *c)
 		}
 		c->rbucket[b] = c->rtail[b] = NULL;
 	}
+	for (struct fn_xchunk *x = c->xchunks, *xnext; x; x = xnext) {
+		xnext = x->next;
+		q_engine_chunk_put(c->e, x);
+	}
+	c->xchunks = NULL;
 }
 
 uint64_t fn_hash(const char *p, size_t n)

@@ -236,15 +236,42 @@ struct fn_urec {
 	int64_t ts, recv;
 	uint64_t ord; /* per-shard segment ordinal << 32 | row: arrival within a session */
 	uint64_t uh;  /* fn_hash(user) */
-	const char *user, *sess, *bd; /* user and session (dictionary memory) */
-	const char *val;	      /* held value, NULL: absent */
-	uint32_t bdn, valn;
+	const char *user, *sess; /* user and session (dictionary memory) */
+	union {
+		struct { /* xblock 0 */
+			const char *bd;	 /* breakdown value */
+			const char *val; /* held value, NULL: absent */
+			uint32_t bdn, valn;
+		};
+		struct { /* xblock 1: the first row of a block of exclusion rows */
+			const struct fn_xin *xin; /* the rest of the block */
+			uint32_t xn;
+			uint32_t xrise; /* ts rises strictly from this row through xin */
+			int64_t xlast;	/* the ts of xin[xn - 1] */
+		};
+	};
 	uint32_t mask;
 	uint32_t actor; /* phase 2 */
 	uint8_t un, sn;
-	uint8_t link;	  /* strict order: FN_LINK_*, of this row and prev_row */
+	uint8_t link;	   /* strict order: FN_LINK_*, of this row and prev_row */
+	uint8_t xblock;	   /* see the union */
 	uint32_t prev_row; /* strict order: the user's previous row gathered in the run */
 };
+_Static_assert(sizeof(struct fn_urec) == 88, "a user row is 88 bytes");
+
+/* User funnels with exclusions: the rows of a sealed run matching the same
+ * exclusions only, one after another with no other row gathered between,
+ * are one record (the first) and the keys of the rest (funnel_user.c). */
+struct fn_xin {
+	int64_t ts, recv;
+	uint64_t ord;
+};
+struct fn_xchunk {
+	struct fn_xchunk *next;
+	size_t n;
+	struct fn_xin r[];
+};
+#define FN_XCHUNK_CAP ((Q_CHUNK_BYTES - sizeof(struct fn_xchunk)) / sizeof(struct fn_xin))
 /* Strict order by user: what a sealed run (one session's rows in one
  * sealed segment, in (ts, arrival) order) says of a gathered row and the
  * user's previously gathered row in the same run (funnel_gap.c). */
@@ -409,6 +436,11 @@ struct fn_ctx {
 	struct fn_urec **sunk_rec; /* and their records */
 	size_t nsunk;
 	struct fn_rchunk *rbucket[FN_BUCKETS], *rtail[FN_BUCKETS]; /* the runs, by user hash */
+	/* user funnels with exclusions, gather: blocks of exclusion rows */
+	int xcollapse;
+	struct fn_xchunk *xchunks; /* newest first */
+	struct fn_urec *uexp;	   /* phase 2: one user's rows, blocks opened */
+	size_t uexp_cap;
 	struct fn_urun *uruns; /* pass 1: one bucket's runs by actor */
 	size_t uruns_cap;
 	uint32_t *rfirst; /* pass 1: actor → its first run in uruns ([nact]: the end) */

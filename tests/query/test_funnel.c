@@ -72,6 +72,8 @@ enum round_kind {
 	ROUND_STRICT, /* strict order only, over whole sealed partitions: see below */
 	ROUND_BURST,  /* the same over sessions each a burst of a few slots, as users'
 		       * sessions are: few of a user's overlap in time (funnel_gap.c) */
+	ROUND_EXT_BURST, /* ROUND_EXT over such sessions: blocks of exclusion rows
+			  * mostly stand whole (funnel_user.c) */
 };
 
 /*
@@ -87,10 +89,10 @@ enum round_kind {
 static void random_rounds_k(unsigned long long seed, int nstores, int nfunnels, int by,
 			    enum round_kind kind)
 {
-	int burst = kind == ROUND_BURST;
+	int burst = kind == ROUND_BURST || kind == ROUND_EXT_BURST;
 
 	if (burst)
-		kind = ROUND_STRICT;
+		kind = kind == ROUND_BURST ? ROUND_STRICT : ROUND_EXT;
 	for (int s = 0; s < nstores; s++) {
 		unsigned long long rng = seed * 7919 + (unsigned long long)s + 1;
 		struct fr_shape sh;
@@ -171,6 +173,11 @@ Test(funnel_random, extended_session_funnels_equal_the_brute_force_reference, .t
 Test(funnel_random, extended_user_funnels_equal_the_brute_force_reference, .timeout = 120)
 {
 	random_rounds_x(12, 12, 40, Q_BY_USER, 1);
+}
+
+Test(funnel_random, extended_user_funnels_over_session_bursts_equal_the_reference, .timeout = 120)
+{
+	random_rounds_k(16, 16, 40, Q_BY_USER, ROUND_EXT_BURST);
 }
 
 Test(funnel_random, session_funnels_equal_the_brute_force_reference, .timeout = 120)
@@ -389,6 +396,51 @@ Test(funnel, hand_example_levels_conversions_and_medians)
 	cr_expect_eq(r.steps[2].count, 1);
 	q_funnel_res_free(&r);
 	hand_close(&h);
+}
+
+/* By user, exclusion rows of one session in a row are gathered as one
+ * block (funnel_user.c); a chain of another session inside the block's
+ * span must still see the rows between its steps. */
+Test(funnel, exclusion_rows_of_one_session_count_between_the_steps_of_another)
+{
+	static const char *const vc[] = {"view", "click"};
+	static const struct {
+		int64_t view, click;
+		uint64_t level2;
+	} cases[] = {
+	    {10150, 10350, 0}, /* inside the block, scrolls at 200 and 300 between */
+	    {10050, 10450, 0}, /* around the whole block */
+	    {10150, 10190, 1}, /* inside it, but no scroll between */
+	    {10500, 10600, 1}, /* after it */
+	    {10400, 10500, 0}, /* at the ts of its last row, before it ("a2" < "s1") */
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct q_funnel_req rq;
+		struct q_funnel_res r;
+		struct hand h;
+
+		hand_open(&h, 1 + (uint32_t)i % 2);
+		for (int64_t t = 10100; t <= 10400; t += 100)
+			add(&h, "s1", t, "scroll", "");
+		add(&h, "a2", cases[i].view, "view", "");
+		add(&h, "a2", cases[i].click, "click", "");
+		steps_req(&rq, vc, 2, 60000);
+		rq.by = Q_BY_USER;
+		rq.nexclude = 1;
+		rq.exclude[0].m.type = S("scroll");
+		rq.exclude[0].from = 1;
+		rq.exclude[0].to = 2;
+		for (int sealed = 0; sealed < 2; sealed++) {
+			cr_assert_eq(q_funnel(h.e, &rq, &r), 0);
+			cr_expect_eq(r.steps[0].count, 1, "case %zu sealed %d", i, sealed);
+			cr_expect_eq(r.steps[1].count, cases[i].level2, "case %zu sealed %d", i,
+				     sealed);
+			q_funnel_res_free(&r);
+			cr_assert_geq(store_seal_all(h.st), 0);
+		}
+		hand_close(&h);
+	}
 }
 
 Test(funnel, breakdown_keeps_the_top_values_and_merges_the_rest_into_other)
