@@ -77,8 +77,12 @@ static struct fn_rchunk *rchunk_new(struct fn_ctx *c)
 static int runs_flush(struct fn_ctx *c, const struct store_seg *g, uint32_t seg_ord)
 {
 	int sealed = store_seg_sealed(g);
-	struct store_str s = sealed ? store_seg_str(g, c->run_sid) : (struct store_str){NULL, 0};
+	struct store_str s = {NULL, 0};
 
+	if (!c->nrunu)
+		return 0;
+	if (sealed)
+		s = store_seg_str(g, c->run_sid);
 	for (size_t i = 0; i < c->nrunu; i++) {
 		const struct fn_runu *e = &c->runu[i];
 		struct store_str u = store_seg_str(g, e->uid);
