@@ -47,6 +47,8 @@ while [ $# -gt 0 ]; do
 done
 
 die() { echo "clickhouse.sh: $*" >&2; exit 1; }
+# shellcheck source=bench/peers/clickhouse.sh
+. "$ROOT/bench/peers/clickhouse.sh" # ch_config
 
 for b in gen query_bench; do
 	[ -x "$BUILD/bench/$b" ] || die "$BUILD/bench/$b missing: build it (cmake --build $BUILD --target $b)"
@@ -97,37 +99,7 @@ rm -rf "$WORK/spoor"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 HTTP_PORT=$(free_port) TCP_PORT=$(free_port)
 [ "$HTTP_PORT" != "$TCP_PORT" ] || TCP_PORT=$(free_port)
-mkdir -p "$WORK/ch/data" "$WORK/ch/tmp" "$WORK/ch/log" "$WORK/ch/user_files"
-cat >"$WORK/ch/config.xml" <<EOF
-<?xml version="1.0"?>
-<yandex>
-  <logger><level>warning</level><log>$WORK/ch/log/server.log</log>
-    <errorlog>$WORK/ch/log/error.log</errorlog><console>0</console></logger>
-  <listen_host>127.0.0.1</listen_host>
-  <http_port>$HTTP_PORT</http_port>
-  <tcp_port>$TCP_PORT</tcp_port>
-  <path>$WORK/ch/data/</path>
-  <tmp_path>$WORK/ch/tmp/</tmp_path>
-  <user_files_path>$WORK/ch/user_files/</user_files_path>
-  <users_config>$WORK/ch/users.xml</users_config>
-  <default_profile>default</default_profile>
-  <default_database>default</default_database>
-  <timezone>UTC</timezone>
-  <mark_cache_size>1073741824</mark_cache_size>
-  <max_concurrent_queries>20</max_concurrent_queries>
-</yandex>
-EOF
-cat >"$WORK/ch/users.xml" <<'EOF'
-<?xml version="1.0"?>
-<yandex>
-  <profiles><default><max_memory_usage>8000000000</max_memory_usage></default></profiles>
-  <users><default><password></password><networks><ip>127.0.0.1</ip></networks>
-    <profile>default</profile><quota>default</quota></default></users>
-  <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors>
-    <result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time>
-  </interval></default></quotas>
-</yandex>
-EOF
+ch_config "$WORK/ch" "$HTTP_PORT" "$TCP_PORT" 20
 echo "clickhouse: starting $CH_SERVER on 127.0.0.1:$HTTP_PORT (tcp $TCP_PORT), data in $WORK/ch"
 "$CH_SERVER" --config-file="$WORK/ch/config.xml" >"$WORK/ch/log/stdout.log" 2>&1 &
 CH_PID=$!

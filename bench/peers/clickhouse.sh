@@ -18,13 +18,12 @@ ch_install() { apt_need clickhouse-server clickhouse-client; }
 
 ch_version() { ch_q "SELECT version()"; }
 
-# ch_start: a fresh server; sets CH_URL.
-ch_start() {
-	local dir="$WORK/ch" http tcp
-	rm -rf "$dir"
+# ch_config DIR HTTP_PORT TCP_PORT MAX_QUERIES: a server's config.xml and
+# users.xml in DIR (with data, tmp, log and user_files below it), listening
+# on 127.0.0.1 only.  Also used by bench/clickhouse.sh.
+ch_config() {
+	local dir=$1 http=$2 tcp=$3 maxq=$4
 	mkdir -p "$dir/data" "$dir/tmp" "$dir/log" "$dir/user_files"
-	http=$(free_port); tcp=$(free_port)
-	[ "$http" != "$tcp" ] || tcp=$(free_port)
 	cat >"$dir/config.xml" <<XML
 <?xml version="1.0"?>
 <yandex>
@@ -41,7 +40,7 @@ ch_start() {
   <default_database>default</default_database>
   <timezone>UTC</timezone>
   <mark_cache_size>1073741824</mark_cache_size>
-  <max_concurrent_queries>400</max_concurrent_queries>
+  <max_concurrent_queries>$maxq</max_concurrent_queries>
   <keep_alive_timeout>30</keep_alive_timeout>
 </yandex>
 XML
@@ -56,6 +55,15 @@ XML
   </interval></default></quotas>
 </yandex>
 XML
+}
+
+# ch_start: a fresh server; sets CH_URL.
+ch_start() {
+	local dir="$WORK/ch" http tcp
+	rm -rf "$dir"
+	http=$(free_port); tcp=$(free_port)
+	[ "$http" != "$tcp" ] || tcp=$(free_port)
+	ch_config "$dir" "$http" "$tcp" 400
 	clickhouse-server --config-file="$dir/config.xml" >"$dir/log/stdout.log" 2>&1 &
 	CH_PID=$!
 	SUITE_PIDS+=("$CH_PID")
