@@ -6,6 +6,12 @@
 #
 #   bench/ingest.sh            # RUNS=3 DURATION=5 by default
 #   RUNS=5 DURATION=10 bench/ingest.sh
+#   URING=0 bench/ingest.sh    # loadgen's epoll loop for every run
+#
+# loadgen runs with --uring: its sends and receives go through one io_uring
+# per thread, one system call per round for all connections, so the load
+# generator takes less of the cores it shares with the server under test
+# (nginx is measured with the same loadgen).
 #
 # Prints a markdown table (median of RUNS runs each, after a warm-up) and
 # writes the raw figures to bench/results/ingest-<date>-<host>.json.
@@ -16,6 +22,7 @@ BUILD=${BUILD:-$ROOT/build}
 RUNS=${RUNS:-3}
 DURATION=${DURATION:-5}
 CONNS=${CONNS:-64}
+URING=${URING:-1}
 LOADGEN="$BUILD/bench/loadgen"
 SPOORD="$BUILD/spoord"
 TMP=$(mktemp -d /tmp/spoor-ingest-bench-XXXXXX)
@@ -105,6 +112,7 @@ median() {
 measure() {
 	local name=$1
 	shift
+	if [ "$URING" = 1 ]; then set -- "$@" --uring; fi
 	"$LOADGEN" --port "$PORT" --duration 1 --json "$@" >/dev/null
 	: >"$TMP/$name.json"
 	for _ in $(seq "$RUNS"); do
@@ -112,7 +120,7 @@ measure() {
 	done
 }
 
-echo "spoord ingest benchmark: $RUNS runs x ${DURATION}s, $CONNS connections, loadgen on the same machine" >&2
+echo "spoord ingest benchmark: $RUNS runs x ${DURATION}s, $CONNS connections, loadgen on the same machine (loadgen $([ "$URING" = 1 ] && echo "io_uring" || echo "epoll"))" >&2
 
 start_spoord interval
 measure b100 --conns "$CONNS" --batch 100
@@ -126,7 +134,8 @@ stop_pid "$SPID"
 peak=$(median requests_per_s "$TMP/b1.json")
 half=$(awk -v p="$peak" 'BEGIN {printf "%d", p / 2}')
 start_spoord interval
-"$LOADGEN" --port "$PORT" --duration 3 --batch 1 --conns "$CONNS" --rate "$half" >/dev/null
+"$LOADGEN" --port "$PORT" --duration 3 --batch 1 --conns "$CONNS" --rate "$half" \
+	$([ "$URING" = 1 ] && echo --uring) >/dev/null
 measure b1half --conns "$CONNS" --batch 1 --rate "$half"
 stop_pid "$SPID"
 
@@ -166,7 +175,7 @@ out="$ROOT/bench/results/ingest-$(date -u +%Y%m%d)-$(hostname -s).json"
 {
 	echo "{\"machine\":{\"cpu\":\"$(lscpu | sed -n 's/^Model name: *//p' | head -1)\",\"cores\":$(nproc),"
 	echo "\"mem_kb\":$(awk '/MemTotal/ {print $2}' /proc/meminfo),\"kernel\":\"$(uname -r)\"},"
-	echo "\"runs\":$RUNS,\"duration_s\":$DURATION,\"conns\":$CONNS,\"results\":{"
+	echo "\"runs\":$RUNS,\"duration_s\":$DURATION,\"conns\":$CONNS,\"loadgen_uring\":$URING,\"results\":{"
 	first=1
 	for f in b100 b10 b1 b1half always_b100 always_b1 nginx_b1; do
 		[ $first = 1 ] || echo ","

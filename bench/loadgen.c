@@ -2,7 +2,10 @@
  * loadgen.c — load generator for spoord's POST /v1/events.
  *
  * N keep-alive connections to a loopback address, spread over T threads
- * (each an epoll loop).  Every connection keeps up to --pipeline requests
+ * (each an epoll loop, or with --uring one io_uring that carries every send
+ * and receive of the thread: one system call per round instead of several
+ * per request, so on a machine it shares with the server under test the
+ * load generator takes less CPU).  Every connection keeps up to --pipeline requests
  * outstanding; each request carries --batch events drawn from a pool of
  * pre-built bodies (realistic events of ~150-250 bytes: session, user, type,
  * target, url, x, y, and props on 30% of them; one session per request, as
@@ -39,6 +42,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <liburing.h>
+
 #define NBODIES	     64
 #define MAX_PIPELINE 64
 #define HIST_BUCKETS (40 * 16)
@@ -60,6 +65,7 @@ struct opts {
 	char get[256];	/* GET this path instead of posting events */
 	char file[512]; /* --file: NDJSON lines to send, each once */
 	char path[512]; /* request path of POSTs */
+	int uring; /* io_uring instead of epoll (closed loop) */
 };
 
 /* --file: the mapped file and where each batch of lines starts. */
@@ -89,6 +95,7 @@ struct conn {
 	int head, outstanding;
 	unsigned next_body;
 	int want_out; /* EPOLLOUT armed */
+	int sending;  /* --uring: a send in flight */
 };
 
 struct thread {
@@ -338,6 +345,14 @@ static void conn_drop(struct thread *t, struct conn *c)
 	c->fd = -1;
 }
 
+/* conn_drop for --uring (no epoll set). */
+static void conn_drop_fd(struct thread *t, struct conn *c)
+{
+	t->errors += (uint64_t)c->outstanding;
+	close(c->fd);
+	c->fd = -1;
+}
+
 static void want_out(struct thread *t, struct conn *c, int on)
 {
 	struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | (on ? EPOLLOUT : 0u)};
@@ -514,6 +529,15 @@ static int take_replies(struct thread *t, struct conn *c, int64_t now)
 	}
 }
 
+/* Has every open connection of t its replies? */
+static int drained(const struct thread *t)
+{
+	for (int i = 0; i < t->nconns; i++)
+		if (t->c[i].fd >= 0 && t->c[i].outstanding > 0)
+			return 0;
+	return 1;
+}
+
 static void *thread_main(void *arg)
 {
 	struct thread *t = arg;
@@ -534,13 +558,8 @@ static void *thread_main(void *arg)
 			stopping = 1;
 			drain_until = now + 2000000000ll;
 		}
-		if (stopping) {
-			int busy = 0;
-			for (int i = 0; i < t->nconns; i++)
-				busy += t->c[i].fd >= 0 && t->c[i].outstanding > 0;
-			if (!busy || now >= drain_until)
-				break;
-		}
+		if (stopping && (drained(t) || now >= drain_until))
+			break;
 		/* send what the pipeline depth and the schedule allow */
 		for (int i = 0; i < t->nconns && !stopping; i++) {
 			struct conn *c = &t->c[i];
@@ -611,6 +630,164 @@ static void *thread_main(void *arg)
 	return NULL;
 }
 
+/* ---- --uring: the closed loop through io_uring ---------------------------- */
+
+/* user_data of a CQE: connection index, and whether it was the send. */
+#define UD_SEND (1ull << 32)
+
+static void uring_send(struct io_uring *r, struct conn *c, int i)
+{
+	struct io_uring_sqe *q = io_uring_get_sqe(r);
+
+	io_uring_prep_send(q, c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+	io_uring_sqe_set_data64(q, UD_SEND | (uint64_t)i);
+	c->sending = 1;
+}
+
+static void uring_recv(struct io_uring *r, struct conn *c, int i)
+{
+	struct io_uring_sqe *q = io_uring_get_sqe(r);
+
+	io_uring_prep_recv(q, c->fd, c->in + c->in_len, sizeof c->in - c->in_len, 0);
+	io_uring_sqe_set_data64(q, (uint64_t)i);
+}
+
+/* Queues requests up to the pipeline depth and sends them.  -1: stop. */
+static int uring_feed(struct io_uring *r, struct conn *c, int i, int64_t now)
+{
+	int queued = 0, rc = 0;
+
+	while (c->outstanding < o.pipeline) {
+		if (queue_req(c, now) < 0) {
+			rc = -1;
+			break;
+		}
+		queued = 1;
+	}
+	if (queued && !c->sending)
+		uring_send(r, c, i);
+	return rc;
+}
+
+/* As thread_main, with every send and receive of the thread's connections
+ * submitted through one ring: one system call per round instead of one per
+ * send, receive and wait.  No reconnects: a connection that fails is
+ * dropped for the rest of the run. */
+static void *thread_uring(void *arg)
+{
+	struct thread *t = arg;
+	struct io_uring ring;
+	int stopping = 0, live = 0;
+	int64_t drain_until = 0;
+	double interval = t->rate > 0 ? 1e9 / t->rate : 0;
+	double next_due = (double)now_ns();
+
+	struct io_uring_params prm = {.flags = IORING_SETUP_SINGLE_ISSUER |
+					       IORING_SETUP_DEFER_TASKRUN};
+
+	/* one thread submits and reaps: completions' task work waits for it */
+	if (io_uring_queue_init_params((unsigned)(2 * t->nconns + 8), &ring, &prm) < 0 &&
+	    io_uring_queue_init((unsigned)(2 * t->nconns + 8), &ring, 0) < 0) {
+		t->errors += (uint64_t)t->nconns;
+		return NULL;
+	}
+	for (int i = 0; i < t->nconns; i++) {
+		struct conn *c = &t->c[i];
+		int one = 1;
+		c->fd = socket(dst.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&dst, dst_len) < 0) {
+			if (c->fd >= 0)
+				close(c->fd);
+			c->fd = -1;
+			t->errors++;
+			continue;
+		}
+		setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		c->out_len = c->out_off = c->in_len = 0;
+		c->head = c->outstanding = c->sending = 0;
+		live++;
+		uring_recv(&ring, c, i);
+		if (!interval && uring_feed(&ring, c, i, now_ns()) < 0)
+			stopping = 1;
+	}
+	while (live > 0) {
+		struct __kernel_timespec ts = {0, 10000000}; /* look at the clock every 10 ms */
+		struct io_uring_cqe *cqe, *one;
+		unsigned seen = 0, head;
+		int64_t now = now_ns();
+
+		/* the schedule: requests due now, on connections with room */
+		for (int i = 0; i < t->nconns && interval > 0 && !stopping; i++) {
+			struct conn *c = &t->c[i];
+			int queued = 0;
+			while (c->fd >= 0 && c->outstanding < o.pipeline && (double)now >= next_due) {
+				if (queue_req(c, (int64_t)next_due) < 0) {
+					stopping = 1;
+					break;
+				}
+				next_due += interval;
+				queued = 1;
+			}
+			if (queued && !c->sending)
+				uring_send(&ring, c, i);
+		}
+		if (interval > 0 && !stopping) { /* wake when the next one is due */
+			double wait = next_due - (double)now_ns();
+			ts.tv_nsec = wait <= 0 ? 0 : wait > 1e7 ? 10000000 : (long long)wait;
+		}
+		io_uring_submit_and_wait_timeout(&ring, &one, 1, &ts, NULL);
+		now = now_ns();
+		if (!stopping && now >= t_stop_ns)
+			stopping = 1;
+		io_uring_for_each_cqe(&ring, head, cqe)
+		{
+			int i = (int)(uint32_t)cqe->user_data, res = cqe->res;
+			struct conn *c = &t->c[i];
+			seen++;
+			if (c->fd < 0)
+				continue;
+			if (cqe->user_data & UD_SEND) {
+				c->sending = 0;
+				if (res <= 0) {
+					conn_drop_fd(t, c);
+					live--;
+					continue;
+				}
+				c->out_off += (size_t)res;
+				if (c->out_off < c->out_len)
+					uring_send(&ring, c, i);
+				else
+					c->out_off = c->out_len = 0;
+				continue;
+			}
+			if (res <= 0) {
+				conn_drop_fd(t, c);
+				live--;
+				continue;
+			}
+			c->in_len += (size_t)res;
+			if (take_replies(t, c, now) < 0) {
+				conn_drop_fd(t, c);
+				live--;
+				continue;
+			}
+			uring_recv(&ring, c, i);
+			if (!interval && !stopping && uring_feed(&ring, c, i, now) < 0)
+				stopping = 1;
+		}
+		io_uring_cq_advance(&ring, seen);
+		if (stopping && !drain_until) /* the budget may have run out just now */
+			drain_until = now + 2000000000ll;
+		if (stopping && (drained(t) || now >= drain_until))
+			break;
+	}
+	io_uring_queue_exit(&ring); /* cancels the receives still armed */
+	for (int i = 0; i < t->nconns; i++)
+		if (t->c[i].fd >= 0)
+			conn_drop_fd(t, &t->c[i]);
+	return NULL;
+}
+
 /* ---- command line ------------------------------------------------------- */
 
 static void usage(FILE *f)
@@ -632,7 +809,9 @@ static void usage(FILE *f)
 		"  --file F          send F's NDJSON lines, --batch a request, each once\n"
 		"  --path P          request path of the POSTs [/v1/events]\n"
 		"  --ndjson          generated bodies as NDJSON lines, not a JSON array\n"
-		"  --json            one JSON object on stdout\n",
+		"  --json            one JSON object on stdout\n"
+		"  --uring           send and receive through io_uring (one system call per\n"
+		"                    round for all connections)\n",
 		MAX_PIPELINE);
 }
 
@@ -674,6 +853,9 @@ static int parse_args(int argc, char **argv)
 			used = 0;
 		} else if (!strcmp(a, "--ndjson")) {
 			o.ndjson = 1;
+			used = 0;
+		} else if (!strcmp(a, "--uring")) {
+			o.uring = 1;
 			used = 0;
 		} else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
 			usage(stdout);
@@ -765,7 +947,7 @@ int main(int argc, char **argv)
 			t->c[k].next_body = (unsigned)(c0 + k);
 		}
 		c0 += t->nconns;
-		pthread_create(&t->t, NULL, thread_main, t);
+		pthread_create(&t->t, NULL, o.uring ? thread_uring : thread_main, t);
 	}
 	for (int i = 0; i < o.threads; i++) {
 		pthread_join(ts[i].t, NULL);
