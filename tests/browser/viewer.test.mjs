@@ -358,10 +358,12 @@ test('More options: strict order and an exclusion, then a per-step window, chang
   await openHome(page);
   await fillSteps(page, ['view', 'cart', 'buy']);
   await page.fill('#window', '1h');
-  // Closed, the part hides the step timing; opened, steps 2 and 3 show it.
+  // Closed, the part hides the step timing; opened, steps 2 and 3 show it
+  // (once the details element's toggle event, a task of its own, has run).
+  const withinShown = (n) => waitFor(async () => (await page.locator('#steps .step-within:visible').count()) === n);
   assert.equal(await page.locator('#steps .step-within:visible').count(), 0);
   await page.click('#more summary');
-  assert.equal(await page.locator('#steps .step-within:visible').count(), 2);
+  assert.ok(await withinShown(2), 'opened: steps 2 and 3 show their timing');
   assert.equal(await page.locator('#steps .step').first().locator('.step-within').isDisabled(), true);
 
   await page.selectOption('#order', 'strict');
@@ -394,7 +396,7 @@ test('More options: strict order and an exclusion, then a per-step window, chang
   assert.equal(await page.textContent('#more-count'), '1 set');
   // Closed, the part still shows the step whose timing is set.
   await page.click('#more summary');
-  assert.equal(await page.locator('#steps .step-within:visible').count(), 1);
+  assert.ok(await withinShown(1), 'closed: only the step with a timing shows it');
   const [body2, counts2] = await runFunnel(page);
   assert.deepEqual(body2.steps, [{ type: 'view' }, { type: 'cart' }, { type: 'buy', within_ms: '2s' }]);
   assert.equal(body2.order, undefined);
