@@ -296,29 +296,7 @@ static void consume(struct sh_conn *c, size_t n)
 
 int sh_header(const struct sh_resp *r, const char *name, char *out, size_t cap)
 {
-	size_t nl = strlen(name);
-	const char *p = strstr(r->head, "\r\n");
-
-	while (p && p[2] != '\r' && p[2]) {
-		const char *line = p + 2, *end = strstr(line, "\r\n");
-		if (!end)
-			break;
-		if ((size_t)(end - line) > nl && strncasecmp(line, name, nl) == 0 &&
-		    line[nl] == ':') {
-			const char *v = line + nl + 1;
-			size_t n;
-			while (*v == ' ')
-				v++;
-			n = (size_t)(end - v);
-			if (n >= cap)
-				n = cap - 1;
-			memcpy(out, v, n);
-			out[n] = '\0';
-			return 1;
-		}
-		p = end;
-	}
-	return 0;
+	return tu_header(r->head, name, out, cap);
 }
 
 int sh_read(struct sh_conn *c, struct sh_resp *r)

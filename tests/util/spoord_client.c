@@ -203,29 +203,7 @@ static int send_all(int fd, const char *p, size_t n)
 
 int qt_header(const struct qt_resp *r, const char *name, char *out, size_t cap)
 {
-	size_t nl = strlen(name);
-	const char *p = strstr(r->head, "\r\n");
-
-	while (p && p[2] && p[2] != '\r') {
-		const char *line = p + 2, *end = strstr(line, "\r\n");
-		if (!end)
-			break;
-		if ((size_t)(end - line) > nl && strncasecmp(line, name, nl) == 0 &&
-		    line[nl] == ':') {
-			const char *v = line + nl + 1;
-			size_t n;
-			while (*v == ' ')
-				v++;
-			n = (size_t)(end - v);
-			if (n >= cap)
-				n = cap - 1;
-			memcpy(out, v, n);
-			out[n] = '\0';
-			return 1;
-		}
-		p = end;
-	}
-	return 0;
+	return tu_header(r->head, name, out, cap);
 }
 
 /* Decodes a chunked body in place.  Returns its length or -1. */

@@ -4,6 +4,8 @@
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 char *tu_tmpdir(char *buf, size_t len, const char *tag)
@@ -35,4 +37,31 @@ unsigned long long tu_rand(unsigned long long *s)
 	x ^= x >> 7;
 	x ^= x << 17;
 	return *s = x;
+}
+
+int tu_header(const char *head, const char *name, char *out, size_t cap)
+{
+	size_t nl = strlen(name);
+	const char *p = strstr(head, "\r\n");
+
+	while (p && p[2] && p[2] != '\r') {
+		const char *line = p + 2, *end = strstr(line, "\r\n");
+		if (!end)
+			break;
+		if ((size_t)(end - line) > nl && strncasecmp(line, name, nl) == 0 &&
+		    line[nl] == ':') {
+			const char *v = line + nl + 1;
+			size_t n;
+			while (*v == ' ')
+				v++;
+			n = (size_t)(end - v);
+			if (n >= cap)
+				n = cap - 1;
+			memcpy(out, v, n);
+			out[n] = '\0';
+			return 1;
+		}
+		p = end;
+	}
+	return 0;
 }

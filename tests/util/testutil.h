@@ -16,4 +16,9 @@ int tu_rmrf(const char *path);
 /* Deterministic xorshift random numbers for tests. */
 unsigned long long tu_rand(unsigned long long *state);
 
+/* The value of header `name` (case-insensitive) in an HTTP reply head
+ * (status line, then CRLF-separated lines, up to the blank line) into out
+ * (cap bytes, cut to fit, NUL-terminated).  Returns 1, or 0 when absent. */
+int tu_header(const char *head, const char *name, char *out, size_t cap);
+
 #endif
