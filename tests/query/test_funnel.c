@@ -443,6 +443,52 @@ Test(funnel, exclusion_rows_of_one_session_count_between_the_steps_of_another)
 	}
 }
 
+/* A block of exclusion rows never spans two sessions: the rows it stands
+ * for take its session into their keys, and the session bytes order rows of
+ * one user with equal ts and recv.  Sessions A < B < C (bytewise), A and C
+ * in one shard, so their rows follow each other in its segment, B's steps
+ * in the other: C's scroll ties with B's click and comes after it. */
+Test(funnel, exclusion_blocks_never_span_two_sessions)
+{
+	static const char *const vc[] = {"view", "click"};
+	char a[16] = "sa0", b[16], c[16];
+	uint32_t sa = store_shard_of(a, strlen(a), 2);
+	struct q_funnel_req rq;
+	struct q_funnel_res r;
+	struct hand h;
+
+	for (int i = 0;; i++) { /* B in the other shard */
+		snprintf(b, sizeof b, "sb%d", i);
+		if (store_shard_of(b, strlen(b), 2) != sa)
+			break;
+	}
+	for (int i = 0;; i++) { /* C in A's */
+		snprintf(c, sizeof c, "sc%d", i);
+		if (store_shard_of(c, strlen(c), 2) == sa)
+			break;
+	}
+	hand_open(&h, 2);
+	add(&h, b, 10100, "view", "");
+	add(&h, b, 10200, "click", "");
+	add(&h, a, 10050, "scroll", "");
+	add(&h, c, 10200, "scroll", "");
+	steps_req(&rq, vc, 2, 60000);
+	rq.by = Q_BY_USER;
+	rq.nexclude = 1;
+	rq.exclude[0].m.type = S("scroll");
+	rq.exclude[0].from = 1;
+	rq.exclude[0].to = 2;
+	for (int sealed = 0; sealed < 2; sealed++) {
+		cr_assert_eq(q_funnel(h.e, &rq, &r), 0);
+		cr_expect_eq(r.steps[0].count, 1, "sealed %d", sealed);
+		cr_expect_eq(r.steps[1].count, 1, "sealed %d: %s's scroll comes after the click", sealed,
+			     c);
+		q_funnel_res_free(&r);
+		cr_assert_geq(store_seal_all(h.st), 0);
+	}
+	hand_close(&h);
+}
+
 Test(funnel, breakdown_keeps_the_top_values_and_merges_the_rest_into_other)
 {
 	static const char *const one[] = {"view"};
