@@ -235,7 +235,8 @@ int fn_bucket_task(void *arg, size_t b)
 		if (q->ext) {
 			const struct fn_urec *u = c->usorted + i;
 			size_t m = j - i;
-			if ((rc = xblocks_open(q, c, &u, &m)) < 0 || (rc = fn_ext_reserve(c, m)) < 0 ||
+			if ((q->nm > q->k && (rc = xblocks_open(q, c, &u, &m)) < 0) ||
+			    (rc = fn_ext_reserve(c, m)) < 0 ||
 			    fn_grow((void **)&c->upos, &c->upos_cap, m, sizeof *c->upos) < 0) {
 				rc = -ENOMEM;
 				break;

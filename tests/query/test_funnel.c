@@ -398,12 +398,34 @@ Test(funnel, hand_example_levels_conversions_and_medians)
 	hand_close(&h);
 }
 
+/* view -> click by user within a minute, no scroll between them: asks h
+ * before and after sealing everything, expecting 1 view and `clicks`. */
+static void expect_clicks_without_scroll(struct hand *h, uint64_t clicks, const char *ctx)
+{
+	static const char *const vc[] = {"view", "click"};
+	struct q_funnel_req rq;
+	struct q_funnel_res r;
+
+	steps_req(&rq, vc, 2, 60000);
+	rq.by = Q_BY_USER;
+	rq.nexclude = 1;
+	rq.exclude[0].m.type = S("scroll");
+	rq.exclude[0].from = 1;
+	rq.exclude[0].to = 2;
+	for (int sealed = 0; sealed < 2; sealed++) {
+		cr_assert_eq(q_funnel(h->e, &rq, &r), 0);
+		cr_expect_eq(r.steps[0].count, 1, "%s, sealed %d", ctx, sealed);
+		cr_expect_eq(r.steps[1].count, clicks, "%s, sealed %d", ctx, sealed);
+		q_funnel_res_free(&r);
+		cr_assert_geq(store_seal_all(h->st), 0);
+	}
+}
+
 /* By user, exclusion rows of one session in a row are gathered as one
  * block (funnel_user.c); a chain of another session inside the block's
  * span must still see the rows between its steps. */
 Test(funnel, exclusion_rows_of_one_session_count_between_the_steps_of_another)
 {
-	static const char *const vc[] = {"view", "click"};
 	static const struct {
 		int64_t view, click;
 		uint64_t level2;
@@ -416,29 +438,16 @@ Test(funnel, exclusion_rows_of_one_session_count_between_the_steps_of_another)
 	};
 
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		struct q_funnel_req rq;
-		struct q_funnel_res r;
 		struct hand h;
+		char ctx[32];
 
 		hand_open(&h, 1 + (uint32_t)i % 2);
 		for (int64_t t = 10100; t <= 10400; t += 100)
 			add(&h, "s1", t, "scroll", "");
 		add(&h, "a2", cases[i].view, "view", "");
 		add(&h, "a2", cases[i].click, "click", "");
-		steps_req(&rq, vc, 2, 60000);
-		rq.by = Q_BY_USER;
-		rq.nexclude = 1;
-		rq.exclude[0].m.type = S("scroll");
-		rq.exclude[0].from = 1;
-		rq.exclude[0].to = 2;
-		for (int sealed = 0; sealed < 2; sealed++) {
-			cr_assert_eq(q_funnel(h.e, &rq, &r), 0);
-			cr_expect_eq(r.steps[0].count, 1, "case %zu sealed %d", i, sealed);
-			cr_expect_eq(r.steps[1].count, cases[i].level2, "case %zu sealed %d", i,
-				     sealed);
-			q_funnel_res_free(&r);
-			cr_assert_geq(store_seal_all(h.st), 0);
-		}
+		snprintf(ctx, sizeof ctx, "case %zu", i);
+		expect_clicks_without_scroll(&h, cases[i].level2, ctx);
 		hand_close(&h);
 	}
 }
@@ -450,11 +459,8 @@ Test(funnel, exclusion_rows_of_one_session_count_between_the_steps_of_another)
  * in the other: C's scroll ties with B's click and comes after it. */
 Test(funnel, exclusion_blocks_never_span_two_sessions)
 {
-	static const char *const vc[] = {"view", "click"};
 	char a[16] = "sa0", b[16], c[16];
 	uint32_t sa = store_shard_of(a, strlen(a), 2);
-	struct q_funnel_req rq;
-	struct q_funnel_res r;
 	struct hand h;
 
 	for (int i = 0;; i++) { /* B in the other shard */
@@ -472,20 +478,7 @@ Test(funnel, exclusion_blocks_never_span_two_sessions)
 	add(&h, b, 10200, "click", "");
 	add(&h, a, 10050, "scroll", "");
 	add(&h, c, 10200, "scroll", "");
-	steps_req(&rq, vc, 2, 60000);
-	rq.by = Q_BY_USER;
-	rq.nexclude = 1;
-	rq.exclude[0].m.type = S("scroll");
-	rq.exclude[0].from = 1;
-	rq.exclude[0].to = 2;
-	for (int sealed = 0; sealed < 2; sealed++) {
-		cr_assert_eq(q_funnel(h.e, &rq, &r), 0);
-		cr_expect_eq(r.steps[0].count, 1, "sealed %d", sealed);
-		cr_expect_eq(r.steps[1].count, 1, "sealed %d: %s's scroll comes after the click", sealed,
-			     c);
-		q_funnel_res_free(&r);
-		cr_assert_geq(store_seal_all(h.st), 0);
-	}
+	expect_clicks_without_scroll(&h, 1, "the scroll of C comes after the click");
 	hand_close(&h);
 }
 
