@@ -73,6 +73,8 @@ static int seal_one(struct store *s, struct frozen_ref *f)
 	struct seg *g = f->g, *ng = NULL;
 	int rc;
 
+	/* frozen: no writer will look for duplicates in it again */
+	act_dup_free(g->act);
 	if (act_rows(g) == 0) {
 		swap_in(s, f->part_start, f->shard, g, NULL);
 		goto retire;

@@ -115,6 +115,7 @@ struct act {
 	/* dedup of (session, id): per session dictionary id, a small hash table
 	 * of the rows with an id (seg_active.c); writer only */
 	struct dup_tab **dup;
+	struct dup_arena *dup_arena;    /* where the tables come from */
 	int64_t min_ts, max_ts;         /* of committed rows (writer side) */
 	uint64_t durable_rows, durable_dict; /* what the header's durable part says */
 	int read_only;
@@ -190,6 +191,8 @@ int act_sync(struct seg *g);
 /* Before a sync: drops the process's page table entries of g's mapping, so
  * writeback need not write-protect its dirty pages one by one. */
 void act_unmap_pages(struct seg *g);
+/* Frees the writer's dedup tables (with the segment, or once it is frozen). */
+void act_dup_free(struct act *a);
 
 /* ---- sealed segments (seg_sealed.c) ------------------------------------ */
 

@@ -294,68 +294,152 @@ struct store_str act_str(const struct seg *g, uint32_t id)
 
 /* ---- dedup --------------------------------------------------------------- */
 
-/* Dedup: one small open-addressing table per session, indexed by the
+/*
+ * Dedup: one small open-addressing table per session, indexed by the
  * session's dictionary id, so the events of a batch (usually one session)
- * probe a table that is already in cache.  Slot = (hash32 << 32) |
- * (row + 1), 0 empty; the probe starts at hash32 & mask, so a mismatch
- * rarely touches the rows themselves. */
+ * probe a table that is already in cache.  Slot = row + 1, 0 empty; a probe
+ * starts at the id's hash and compares the id bytes of the rows it meets
+ * (recent rows of the same session, in cache).
+ *
+ * Memory is what these tables cost, not probing: on the virtual machines
+ * spoor is measured on, the first touch of an anonymous page costs ~10-16
+ * us, as much as an event's whole append.  So slots are 4 bytes (a session
+ * of 100 ids ends in one 1 KiB table), tables are cut from a per-segment
+ * arena mapped ahead in 256 KiB steps, and a table outgrown goes to a free
+ * list per size for the next session instead of being left behind.
+ */
 struct dup_tab {
 	uint32_t mask, used;
-	uint64_t slots[];
+	uint32_t slots[];
 };
 
-/* Row already holding (sid, id), or -1; *hout gets the key's hash. */
-static int64_t dup_find(struct act *a, uint32_t sid, const char *p, size_t n, uint64_t *hout)
+struct dup_arena {
+	char *base;                 /* anonymous mapping, reserved, not committed */
+	size_t cap, used, ready;    /* bytes reserved / handed out / mapped in */
+	struct dup_tab *free[32];   /* outgrown tables by log2(slots) */
+};
+
+/* Bytes of the arena per row of the segment: ~10 are used by sessions of
+ * ~100 ids; a store of one-event sessions runs out and falls back to malloc. */
+#define DUP_ARENA_PER_ROW 24
+
+static int id_eq(const struct act *a, uint32_t r, const char *p, size_t n)
 {
 	const uint32_t *ioff = REG(a, AR_ID_OFF, const uint32_t);
-	const char *ib = REG(a, AR_ID_BYTES, const char);
-	uint64_t h = XXH3_64bits(p, n), tag = h >> 32;
+	return ioff[r + 1] - ioff[r] == n && memcmp(REG(a, AR_ID_BYTES, const char) + ioff[r], p, n) == 0;
+}
+
+/* Row already holding (sid, id), or -1; *hout gets the id's hash. */
+static int64_t dup_find(struct act *a, uint32_t sid, const char *p, size_t n, uint64_t *hout)
+{
+	uint64_t h = XXH3_64bits(p, n);
 	const struct dup_tab *t = a->dup ? a->dup[sid] : NULL;
 
 	*hout = h;
 	if (!t)
 		return -1;
-	for (uint32_t i = (uint32_t)tag & t->mask;; i = (i + 1) & t->mask) {
-		uint64_t s = t->slots[i];
+	for (uint32_t i = (uint32_t)h & t->mask;; i = (i + 1) & t->mask) {
+		uint32_t s = t->slots[i];
 		if (s == 0)
 			return -1;
-		if ((s >> 32) == tag) {
-			uint32_t r = (uint32_t)s - 1;
-			if (ioff[r + 1] - ioff[r] == n && memcmp(ib + ioff[r], p, n) == 0)
-				return r;
-		}
+		if (id_eq(a, s - 1, p, n))
+			return s - 1;
 	}
 }
 
-static void dup_slot(struct dup_tab *t, uint64_t s)
+static void dup_slot(struct dup_tab *t, uint32_t h, uint32_t s)
 {
-	uint32_t i = (uint32_t)(s >> 32) & t->mask;
+	uint32_t i = h & t->mask;
 	while (t->slots[i])
 		i = (i + 1) & t->mask;
 	t->slots[i] = s;
 	t->used++;
 }
 
+static int dup_in_arena(const struct dup_arena *d, const struct dup_tab *t)
+{
+	return d->base && (const char *)t >= d->base && (const char *)t < d->base + d->cap;
+}
+
+/* A zeroed table of n slots: from the free list, the arena, or malloc. */
+static struct dup_tab *dup_alloc(struct act *a, uint32_t n)
+{
+	struct dup_arena *d = a->dup_arena;
+	size_t size = sizeof(struct dup_tab) + (size_t)n * sizeof(uint32_t);
+	unsigned cls = (unsigned)__builtin_ctz(n);
+	struct dup_tab *t;
+
+	size = (size + 7) & ~(size_t)7;
+	if ((t = d->free[cls])) {
+		memcpy(&d->free[cls], t->slots, sizeof t);
+	} else if (d->used + size <= d->cap) {
+		if (d->used + size > d->ready) {
+			size_t grow = 256u << 10;
+			if (d->ready + grow > d->cap)
+				grow = d->cap - d->ready;
+			madvise(d->base + d->ready, grow, MADV_POPULATE_WRITE);
+			d->ready += grow;
+		}
+		t = (struct dup_tab *)(d->base + d->used);
+		d->used += size;
+	} else if (!(t = malloc(size))) {
+		return NULL;
+	}
+	memset(t, 0, size);
+	t->mask = n - 1;
+	return t;
+}
+
+static void dup_release(struct act *a, struct dup_tab *t)
+{
+	struct dup_arena *d = a->dup_arena;
+	if (dup_in_arena(d, t)) {
+		unsigned cls = (unsigned)__builtin_ctz(t->mask + 1);
+		memcpy(t->slots, &d->free[cls], sizeof t);
+		d->free[cls] = t;
+	} else {
+		free(t);
+	}
+}
+
 /* Makes room for one more id of session sid: allocates or doubles its table. */
 static int dup_grow(struct act *a, uint32_t sid)
 {
+	const uint32_t *ioff = REG(a, AR_ID_OFF, const uint32_t);
+	const char *ib = REG(a, AR_ID_BYTES, const char);
 	struct dup_tab *t, *nt;
-	uint32_t n;
 
-	if (!a->dup && !(a->dup = calloc(a->cap_dict, sizeof *a->dup)))
-		return -ENOMEM;
+	if (!a->dup) {
+		struct dup_arena *d = calloc(1, sizeof *d);
+		if (!d)
+			return -ENOMEM;
+		d->cap = (size_t)a->cap_rows * DUP_ARENA_PER_ROW;
+		d->base = mmap(NULL, d->cap, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (d->base == MAP_FAILED)
+			d->base = NULL, d->cap = 0; /* every table from malloc */
+		if (!(a->dup = calloc(a->cap_dict, sizeof *a->dup))) {
+			if (d->base)
+				munmap(d->base, d->cap);
+			free(d);
+			return -ENOMEM;
+		}
+		a->dup_arena = d;
+	}
 	t = a->dup[sid];
 	if (t && (t->used + 1) * 2 <= t->mask + 1)
 		return 0;
-	n = t ? (t->mask + 1) * 2 : 64; /* a session has ~100 events: two doublings at most */
-	nt = calloc(1, sizeof *nt + (size_t)n * sizeof nt->slots[0]);
-	if (!nt)
+	if (!(nt = dup_alloc(a, t ? (t->mask + 1) * 2 : 16))) /* ~100 ids: four doublings */
 		return -ENOMEM;
-	nt->mask = n - 1;
-	for (uint32_t i = 0; t && i <= t->mask; i++)
-		if (t->slots[i])
-			dup_slot(nt, t->slots[i]);
-	free(t);
+	if (t) {
+		for (uint32_t i = 0; i <= t->mask; i++)
+			if (t->slots[i]) {
+				uint32_t r = t->slots[i] - 1;
+				dup_slot(nt, (uint32_t)XXH3_64bits(ib + ioff[r], ioff[r + 1] - ioff[r]),
+					 t->slots[i]);
+			}
+		dup_release(a, t);
+	}
 	a->dup[sid] = nt;
 	return 0;
 }
@@ -363,7 +447,26 @@ static int dup_grow(struct act *a, uint32_t sid)
 /* Records row of session sid under hash h; dup_grow() made room. */
 static void dup_put(struct act *a, uint32_t sid, uint64_t h, uint32_t row)
 {
-	dup_slot(a->dup[sid], ((h >> 32) << 32) | ((uint64_t)row + 1));
+	dup_slot(a->dup[sid], (uint32_t)h, row + 1);
+}
+
+/* Frees the dedup tables (seg_unref). */
+void act_dup_free(struct act *a)
+{
+	struct dup_arena *d = a->dup_arena;
+	if (a->dup) {
+		for (uint32_t i = 0; i < a->ndict; i++)
+			if (a->dup[i] && !dup_in_arena(d, a->dup[i]))
+				free(a->dup[i]);
+		free(a->dup);
+		a->dup = NULL;
+	}
+	if (d) {
+		if (d->base)
+			munmap(d->base, d->cap);
+		free(d);
+		a->dup_arena = NULL;
+	}
 }
 
 static int alloc_tables(struct act *a)

@@ -35,10 +35,7 @@ void seg_unref(struct seg *g)
 			t = o->next_old;
 			free(o);
 		}
-		if (g->act->dup)
-			for (uint32_t i = 0; i < g->act->ndict; i++)
-				free(g->act->dup[i]);
-		free(g->act->dup);
+		act_dup_free(g->act);
 		free(g->act);
 	}
 	if (g->sl)

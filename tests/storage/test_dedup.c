@@ -44,6 +44,7 @@ static void append_expect(struct store *s, const struct st_ev *ev, size_t n, con
 /* Rows per marker (w < 4, k < 64) in a fresh snapshot. */
 struct count_arg {
 	struct st_seen seen;
+	uint32_t nk;
 };
 
 static int count_row(void *arg, const struct store_event *ev, const struct st_loc *loc,
@@ -51,7 +52,7 @@ static int count_row(void *arg, const struct store_event *ev, const struct st_lo
 {
 	struct count_arg *ca = arg;
 	uint32_t w, k;
-	if (st_parse_marker(ev->props.p, ev->props.n, &w, &k) || w >= 4 || k >= 64) {
+	if (st_parse_marker(ev->props.p, ev->props.n, &w, &k) || w >= 4 || k >= ca->nk) {
 		snprintf(sc->err, sizeof sc->err, "row without a marker");
 		return -1;
 	}
@@ -59,17 +60,23 @@ static int count_row(void *arg, const struct store_event *ev, const struct st_lo
 	return 0;
 }
 
-static struct count_arg *count_rows(struct store *s)
+static struct count_arg *count_rows_k(struct store *s, uint32_t nk)
 {
 	struct count_arg *ca = calloc(1, sizeof *ca);
 	struct store_snap *snap;
 	struct st_scan sc = {0};
 	cr_assert_not_null(ca);
-	cr_assert_eq(st_seen_init(&ca->seen, 4, 64), 0);
+	ca->nk = nk;
+	cr_assert_eq(st_seen_init(&ca->seen, 4, nk), 0);
 	cr_assert_eq(store_snap_take(s, &snap), 0);
 	cr_assert_eq(st_scan(snap, &sc, count_row, ca), 0, "%s", sc.err);
 	store_snap_release(snap);
 	return ca;
+}
+
+static struct count_arg *count_rows(struct store *s)
+{
+	return count_rows_k(s, 64);
 }
 
 static void count_free(struct count_arg *ca)
@@ -189,6 +196,70 @@ Test(dedup, events_without_id_are_never_dropped)
 	cr_assert_eq(stt.duplicates, 0);
 	cr_assert_eq(stt.events, 6);
 	store_close(s);
+	tu_rmrf(dir);
+}
+
+/* Appends v[0..n) in batches of 1..13 events and checks that every status
+ * is `want`. */
+static void append_all_expect(struct store *s, const struct store_event *v, size_t n, int8_t want)
+{
+	int8_t st[16];
+	for (size_t i = 0, b = 1; i < n; i += b, b = b % 13 + 1) {
+		size_t m = n - i < b ? n - i : b;
+		int rc = store_append(s, v + i, m, st);
+		for (size_t j = 0; j < m; j++)
+			cr_assert_eq(st[j], want, "event %zu: status %d, want %d", i + j, st[j], want);
+		cr_assert_eq(rc, want == STORE_OK ? (int)m : 0);
+	}
+}
+
+/* The dedup tables grow by doubling and come from an arena that a store
+ * of many one-event sessions exhausts: every retry is still caught, in a
+ * session of 1500 ids as in 900 sessions of one, before and after reopen. */
+Test(dedup, every_retry_is_caught_in_a_long_session_and_in_many_short_ones)
+{
+	enum { BIG = 1500, SMALL = 900, N = BIG + SMALL };
+	char dir[256], name[32], id[32];
+	struct store_opts o = {
+	    .shards = 2, .partition_ms = 60000, .seg_rows = 2500, .no_background = 1};
+	struct st_ev *ev = calloc(N, sizeof *ev);
+	struct store_event *v = calloc(N, sizeof *v);
+	cr_assert(ev && v);
+	cr_assert_str_not_empty(tu_tmpdir(dir, sizeof dir, "dupbig"));
+	/* the long session's events and the short sessions interleaved */
+	for (uint32_t i = 0, b = 0, k = 0; i < N; i++) {
+		if ((i % 3 == 2 && k < SMALL) || b == BIG) {
+			snprintf(name, sizeof name, "short-%u", k);
+			snprintf(id, sizeof id, "%u", k);
+			st_make_event(&ev[i], name, T0 + i, 1, k++, id);
+		} else {
+			snprintf(id, sizeof id, "e%u", b);
+			st_make_event(&ev[i], "long-session", T0 + i, 0, b++, id);
+		}
+		v[i] = ev[i].ev;
+	}
+	struct store *s = st_open(dir, &o);
+	append_all_expect(s, v, N, STORE_OK);
+	append_all_expect(s, v, N, STORE_DUP);
+	struct store_stats stt;
+	store_get_stats(s, &stt);
+	cr_assert_eq(stt.duplicates, N);
+	struct count_arg *ca = count_rows_k(s, BIG);
+	for (uint32_t k = 0; k < BIG; k++)
+		cr_assert_eq(st_seen_get(&ca->seen, 0, k), 1, "long session event %u", k);
+	for (uint32_t k = 0; k < SMALL; k++)
+		cr_assert_eq(st_seen_get(&ca->seen, 1, k), 1, "short session %u", k);
+	count_free(ca);
+	store_close(s);
+
+	s = st_open(dir, &o);
+	append_all_expect(s, v, N, STORE_DUP);
+	/* a new id of the long session is still stored */
+	st_make_event(&ev[0], "long-session", T0, 2, 0, "e-new");
+	append_all_expect(s, &ev[0].ev, 1, STORE_OK);
+	store_close(s);
+	free(ev);
+	free(v);
 	tu_rmrf(dir);
 }
 
