@@ -122,7 +122,7 @@ static void bf_any(const struct actor *a, unsigned *level, uint32_t *first)
 {
 	*level = 0;
 	for (uint32_t set = 1; set < (1u << a->n); set++) {
-		uint32_t idx[MAXN];
+		uint32_t idx[MAXN] = {0}; /* set >= 1, so m >= 1 below; gcc -O2 cannot tell */
 		unsigned m = 0;
 		for (unsigned i = 0; i < a->n; i++)
 			if (set >> i & 1)
