@@ -29,6 +29,8 @@
 # bench/loadgen against each fresh server: batch sizes 1, 10, 100, 1000 and
 # 1, 16, 256 connections, each point bounded in time (SWEEP_DUR seconds,
 # SWEEP_RUNS runs: environment variables, 5 and 3 by default, 2 and 1 quick).
+# loadgen runs with --uring (one system call per round for all connections,
+# as bench/ingest.sh); URING=0 uses its epoll loop.
 #
 # Everything runs on loopback; every load is bounded in count and time; the
 # servers started here are stopped by pid on exit, also on Ctrl-C.  Writes
@@ -55,8 +57,8 @@ while [ $# -gt 0 ]; do
 	--out) OUT=$2; shift 2 ;;
 	--keep) KEEP=1; shift ;;
 	--no-build) NOBUILD=1; shift ;;
-	-h | --help) sed -n '2,37p' "$0"; exit 0 ;;
-	*) sed -n '2,37p' "$0" >&2; exit 2 ;;
+	-h | --help) sed -n '2,39p' "$0"; exit 0 ;;
+	*) sed -n '2,39p' "$0" >&2; exit 2 ;;
 	esac
 done
 if [ "$QUICK" = 1 ]; then
@@ -253,6 +255,7 @@ done
 sweep_point() { # SYSTEM FSYNC BATCH CONNS PORT PID [loadgen args]
 	local s=$1 f=$2 b=$3 c=$4 port=$5 pid=$6 c0 c1 out=""
 	shift 6
+	if [ "${URING:-1}" = 1 ]; then set -- "$@" --uring; fi
 	local one
 	# loadgen exits 1 when no request was answered: a figure all the same (0)
 	"$BUILD/bench/loadgen" --port "$port" --batch "$b" --conns "$c" --duration 0.5 --ndjson "$@" \
