@@ -27,36 +27,10 @@
 #define STOP_WAIT_MS  60000
 #define IO_TIMEOUT_S  30
 
-static void sleep_ms(int ms)
-{
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
-	nanosleep(&ts, NULL);
-}
-
 static off_t file_size(const char *path)
 {
 	struct stat st;
 	return stat(path, &st) == 0 ? st.st_size : 0;
-}
-
-/* The port of the first "spoord started" line after byte `from` of the
- * log, or 0. */
-static int find_port(const char *log, off_t from)
-{
-	FILE *f = fopen(log, "r");
-	char line[4096];
-	int port = 0;
-
-	if (!f)
-		return 0;
-	fseeko(f, from, SEEK_SET);
-	while (!port && fgets(line, sizeof line, f)) {
-		const char *p = strstr(line, "msg=\"spoord started\"");
-		if (p && (p = strstr(p, " port=")))
-			port = atoi(p + 6);
-	}
-	fclose(f);
-	return port;
 }
 
 static int spawn(struct sh_server *s)
@@ -97,14 +71,14 @@ static int spawn(struct sh_server *s)
 	s->port = 0;
 	for (int waited = 0; waited < START_WAIT_MS; waited += 20) {
 		int st;
-		s->port = find_port(s->log, from);
+		s->port = tu_started_int(s->log, (long)from, " port=");
 		if (s->port > 0)
 			return 0;
 		if (waitpid(pid, &st, WNOHANG) == pid) {
 			s->pid = 0;
 			return -1;
 		}
-		sleep_ms(20);
+		tu_sleep_ms(20);
 	}
 	return -1;
 }
@@ -141,7 +115,7 @@ int sh_stop(struct sh_server *s, int sig)
 				return WEXITSTATUS(st);
 			return 128 + WTERMSIG(st);
 		}
-		sleep_ms(10);
+		tu_sleep_ms(10);
 	}
 	kill(s->pid, SIGKILL);
 	waitpid(s->pid, &st, 0);
@@ -162,15 +136,9 @@ static void dump_log_if_bad(const struct sh_server *s)
 	while (!bad && fgets(buf, sizeof buf, f))
 		bad = strstr(buf, "runtime error") || strstr(buf, "Sanitizer") ||
 		      strstr(buf, "level=error");
-	if (bad) {
-		size_t n;
-		fprintf(stderr, "---- %s ----\n", s->log);
-		rewind(f);
-		while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-			fwrite(buf, 1, n, stderr);
-		fprintf(stderr, "---- end of log ----\n");
-	}
 	fclose(f);
+	if (bad)
+		tu_dump_file(s->log);
 }
 
 void sh_cleanup(struct sh_server *s)
@@ -227,22 +195,9 @@ int sh_run(const char *const *args, char *out, size_t cap)
 
 int sh_connect(struct sh_conn *c, int port)
 {
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-	struct timeval tv = {IO_TIMEOUT_S, 0};
-
 	c->len = 0;
-	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (c->fd < 0)
-		return -1;
-	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-	if (connect(c->fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
-		close(c->fd);
-		c->fd = -1;
-		return -1;
-	}
-	return 0;
+	c->fd = tu_connect(port, IO_TIMEOUT_S);
+	return c->fd < 0 ? -1 : 0;
 }
 
 void sh_close(struct sh_conn *c)
@@ -254,18 +209,7 @@ void sh_close(struct sh_conn *c)
 
 int sh_send(struct sh_conn *c, const void *p, size_t n)
 {
-	const char *b = p;
-
-	while (n) {
-		ssize_t k = send(c->fd, b, n, MSG_NOSIGNAL);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return -1;
-		b += k;
-		n -= (size_t)k;
-	}
-	return 0;
+	return tu_send_all(c->fd, p, n);
 }
 
 int sh_sends(struct sh_conn *c, const char *s)

@@ -27,48 +27,9 @@
 #define STOP_WAIT_MS  60000
 #define IO_TIMEOUT_S  60
 
-static void sleep_ms(int ms)
-{
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
-	nanosleep(&ts, NULL);
-}
-
 /* ---- in-process server ------------------------------------------------------------- */
 
 /* ---- spoord ----------------------------------------------------------------------------- */
-
-/* Reads "<key>=<int>" after the start line's msg in the log; 0 if absent. */
-static int log_int(const char *log, const char *key)
-{
-	FILE *f = fopen(log, "r");
-	char line[4096];
-	int v = 0;
-
-	if (!f)
-		return 0;
-	while (!v && fgets(line, sizeof line, f)) {
-		const char *p = strstr(line, "msg=\"spoord started\"");
-		if (p && (p = strstr(p, key)))
-			v = atoi(p + strlen(key));
-	}
-	fclose(f);
-	return v;
-}
-
-static void dump_log(const char *log)
-{
-	char buf[4096];
-	FILE *f = fopen(log, "r");
-	size_t n;
-
-	if (!f)
-		return;
-	fprintf(stderr, "---- %s ----\n", log);
-	while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-		fwrite(buf, 1, n, stderr);
-	fprintf(stderr, "---- end ----\n");
-	fclose(f);
-}
 
 int qt_spoord_start(struct qt_spoord *s, const char *const *extra)
 {
@@ -113,8 +74,8 @@ int qt_spoord_start(struct qt_spoord *s, const char *const *extra)
 	close(fd);
 	for (int waited = 0; waited < START_WAIT_MS; waited += 20) {
 		int st;
-		s->port = log_int(s->log, " port=");
-		s->qport = log_int(s->log, " query_port=");
+		s->port = tu_started_int(s->log, 0, " port=");
+		s->qport = tu_started_int(s->log, 0, " query_port=");
 		if (s->port > 0 && s->qport > 0)
 			return 0;
 		if (s->port > 0) {
@@ -126,9 +87,9 @@ int qt_spoord_start(struct qt_spoord *s, const char *const *extra)
 			s->pid = 0;
 			break;
 		}
-		sleep_ms(20);
+		tu_sleep_ms(20);
 	}
-	dump_log(s->log);
+	tu_dump_file(s->log);
 	if (s->pid) {
 		kill(s->pid, SIGKILL);
 		waitpid(s->pid, NULL, 0);
@@ -151,7 +112,7 @@ int qt_spoord_stop(struct qt_spoord *s)
 				s->pid = 0;
 				break;
 			}
-			sleep_ms(10);
+			tu_sleep_ms(10);
 		}
 		if (s->pid) {
 			kill(s->pid, SIGKILL);
@@ -160,7 +121,7 @@ int qt_spoord_stop(struct qt_spoord *s)
 		}
 	}
 	if (rc != 0 && s->log[0])
-		dump_log(s->log);
+		tu_dump_file(s->log);
 	if (s->dir[0])
 		tu_rmrf(s->dir);
 	s->dir[0] = '\0';
@@ -168,38 +129,6 @@ int qt_spoord_stop(struct qt_spoord *s)
 }
 
 /* ---- HTTP client ---------------------------------------------------------------------- */
-
-static int connect_to(int port)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-	struct timeval tv = {IO_TIMEOUT_S, 0};
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	if (fd < 0)
-		return -1;
-	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-static int send_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return -1;
-		p += k;
-		n -= (size_t)k;
-	}
-	return 0;
-}
 
 int qt_header(const struct qt_resp *r, const char *name, char *out, size_t cap)
 {
@@ -292,11 +221,11 @@ fail:
 
 int qt_raw(int port, const char *req, size_t len, struct qt_resp *r)
 {
-	int fd = connect_to(port), rc = -1;
+	int fd = tu_connect(port, IO_TIMEOUT_S), rc = -1;
 
 	if (fd < 0)
 		return -1;
-	if (send_all(fd, req, len) == 0)
+	if (tu_send_all(fd, req, len) == 0)
 		rc = read_reply(fd, r);
 	close(fd);
 	return rc;
