@@ -314,7 +314,8 @@ struct dup_tab {
 };
 
 struct dup_arena {
-	char *base;                 /* anonymous mapping, reserved, not committed */
+	size_t map_len;             /* the mapping: a->dup, then the arena */
+	char *base;                 /* the arena: reserved, mapped in as used */
 	size_t cap, used, ready;    /* bytes reserved / handed out / mapped in */
 	struct dup_tab *free[32];   /* outgrown tables by log2(slots) */
 };
@@ -358,7 +359,7 @@ static void dup_slot(struct dup_tab *t, uint32_t h, uint32_t s)
 
 static int dup_in_arena(const struct dup_arena *d, const struct dup_tab *t)
 {
-	return d->base && (const char *)t >= d->base && (const char *)t < d->base + d->cap;
+	return (const char *)t >= d->base && (const char *)t < d->base + d->cap;
 }
 
 /* A zeroed table of n slots: from the free list, the arena, or malloc. */
@@ -372,6 +373,7 @@ static struct dup_tab *dup_alloc(struct act *a, uint32_t n)
 	size = (size + 7) & ~(size_t)7;
 	if ((t = d->free[cls])) {
 		memcpy(&d->free[cls], t->slots, sizeof t);
+		memset(t, 0, size);
 	} else if (d->used + size <= d->cap) {
 		if (d->used + size > d->ready) {
 			size_t grow = 256u << 10;
@@ -380,12 +382,11 @@ static struct dup_tab *dup_alloc(struct act *a, uint32_t n)
 			madvise(d->base + d->ready, grow, MADV_POPULATE_WRITE);
 			d->ready += grow;
 		}
-		t = (struct dup_tab *)(d->base + d->used);
+		t = (struct dup_tab *)(d->base + d->used); /* never used: zeros */
 		d->used += size;
-	} else if (!(t = malloc(size))) {
+	} else if (!(t = calloc(1, size))) {
 		return NULL;
 	}
-	memset(t, 0, size);
 	t->mask = n - 1;
 	return t;
 }
@@ -410,20 +411,26 @@ static int dup_grow(struct act *a, uint32_t sid)
 	struct dup_tab *t, *nt;
 
 	if (!a->dup) {
+		/* One mapping: the table pointers by session id, then the arena.
+		 * The kernel's zero pages, touched as ids come: a calloc of the
+		 * pointers (4 MiB for a 1 M-row segment) was zeroed by memset
+		 * once malloc's mmap threshold had grown past it, for every
+		 * segment. */
 		struct dup_arena *d = calloc(1, sizeof *d);
+		size_t ptrs = ((size_t)a->cap_dict * sizeof *a->dup + SEG_PAGE - 1) & ~(size_t)(SEG_PAGE - 1);
+		char *m;
 		if (!d)
 			return -ENOMEM;
 		d->cap = (size_t)a->cap_rows * DUP_ARENA_PER_ROW;
-		d->base = mmap(NULL, d->cap, PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-		if (d->base == MAP_FAILED)
-			d->base = NULL, d->cap = 0; /* every table from malloc */
-		if (!(a->dup = calloc(a->cap_dict, sizeof *a->dup))) {
-			if (d->base)
-				munmap(d->base, d->cap);
+		m = mmap(NULL, ptrs + d->cap, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (m == MAP_FAILED) {
 			free(d);
 			return -ENOMEM;
 		}
+		d->map_len = ptrs + d->cap;
+		d->base = m + ptrs;
+		a->dup = (struct dup_tab **)m;
 		a->dup_arena = d;
 	}
 	t = a->dup[sid];
@@ -450,23 +457,19 @@ static void dup_put(struct act *a, uint32_t sid, uint64_t h, uint32_t row)
 	dup_slot(a->dup[sid], (uint32_t)h, row + 1);
 }
 
-/* Frees the dedup tables (seg_unref). */
+/* Frees the dedup tables (seg_unref, or the sealer once frozen). */
 void act_dup_free(struct act *a)
 {
 	struct dup_arena *d = a->dup_arena;
-	if (a->dup) {
-		for (uint32_t i = 0; i < a->ndict; i++)
-			if (a->dup[i] && !dup_in_arena(d, a->dup[i]))
-				free(a->dup[i]);
-		free(a->dup);
-		a->dup = NULL;
-	}
-	if (d) {
-		if (d->base)
-			munmap(d->base, d->cap);
-		free(d);
-		a->dup_arena = NULL;
-	}
+	if (!d)
+		return;
+	for (uint32_t i = 0; i < a->ndict; i++)
+		if (a->dup[i] && !dup_in_arena(d, a->dup[i]))
+			free(a->dup[i]);
+	munmap(a->dup, d->map_len);
+	free(d);
+	a->dup = NULL;
+	a->dup_arena = NULL;
 }
 
 static int alloc_tables(struct act *a)
