@@ -171,6 +171,10 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 	status = 0;
 out:
+	/* The sealer's backlog waits for the next start: a shutdown syncs, it
+	 * does not seal (a bulk load over many partitions leaves hundreds of
+	 * segments), and the syncs below need not share the disk with it. */
+	store_stop_sealer(st);
 	if (srv) {
 		srv_stop(srv);
 		srv_wait(srv);

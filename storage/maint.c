@@ -228,6 +228,16 @@ static int drop_expired(struct store *s, int64_t now)
 	return (int)ngone;
 }
 
+/* store_close() has asked the sealer to stop. */
+static int stopping(struct store *s)
+{
+	int stop;
+	pthread_mutex_lock(&s->seal_mu);
+	stop = s->stop;
+	pthread_mutex_unlock(&s->seal_mu);
+	return stop;
+}
+
 static int maintain(struct store *s, int64_t now, int freeze_all)
 {
 	struct frozen_ref *v;
@@ -238,6 +248,13 @@ static int maintain(struct store *s, int64_t now, int freeze_all)
 	freeze_some(s, now, freeze_all);
 	v = collect_frozen(s, &n);
 	for (size_t i = 0; i < n; i++) {
+		/* A backlog (a bulk load over many partitions leaves hundreds of
+		 * frozen segments) does not hold up a shutdown: what is left
+		 * stays active on disk and is sealed after the next open. */
+		if (!freeze_all && stopping(s)) {
+			seg_unref(v[i].g);
+			continue;
+		}
 		rc = seal_one(s, &v[i]);
 		if (rc < 0)
 			err = rc;

@@ -296,17 +296,23 @@ fail:
 	return rc;
 }
 
+void store_stop_sealer(struct store *s)
+{
+	if (!s->sealer_on)
+		return;
+	pthread_mutex_lock(&s->seal_mu);
+	s->stop = 1;
+	pthread_cond_broadcast(&s->seal_cv);
+	pthread_mutex_unlock(&s->seal_mu);
+	pthread_join(s->sealer, NULL);
+	s->sealer_on = 0;
+}
+
 void store_close(struct store *s)
 {
 	if (!s)
 		return;
-	if (s->sealer_on) {
-		pthread_mutex_lock(&s->seal_mu);
-		s->stop = 1;
-		pthread_cond_broadcast(&s->seal_cv);
-		pthread_mutex_unlock(&s->seal_mu);
-		pthread_join(s->sealer, NULL);
-	}
+	store_stop_sealer(s);
 	if (!s->o.read_only)
 		store_sync(s);
 	for (size_t i = 0; i < s->nparts; i++)

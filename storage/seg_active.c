@@ -132,13 +132,15 @@ static int reserve(struct seg *g, int r, uint64_t need)
 		return 0;
 	if (need > a->region_cap[r])
 		return ERR_FULL;
-	/* Grow geometrically from 64 KiB up to 256 KiB at a time: small
-	 * segments stay small on disk, and no single reservation (zeros written,
-	 * pages mapped) stalls the append path for more than a fraction of a
-	 * millisecond. */
+	/* Grow geometrically from 8 KiB up to 256 KiB at a time: small
+	 * segments stay small on disk (a bulk load over many partitions leaves
+	 * hundreds of them, whose reserved zeros the next sync writes out:
+	 * 64 KiB per region had made that 1 MiB per segment), and no single
+	 * reservation (zeros written, pages mapped) stalls the append path for
+	 * more than a fraction of a millisecond. */
 	chunk = have < (256u << 10) ? have : (256u << 10);
-	if (chunk < (64u << 10))
-		chunk = 64u << 10;
+	if (chunk < (8u << 10))
+		chunk = 8u << 10;
 	grow = page_up(need - have);
 	if (grow < chunk)
 		grow = chunk;

@@ -94,7 +94,14 @@ struct store;
 int store_open(const char *dir, const struct store_opts *opts,
 	       struct store **out, char *errbuf, size_t errlen);
 
-/* Syncs everything, seals nothing, stops the sealer thread and frees.  NULL ok. */
+/* Stops the sealer thread, between two segments: what it has not sealed
+ * stays active on disk and is sealed after the next store_open().  Appends,
+ * snapshots and syncs go on working.  For a shutdown: stop the sealer, then
+ * store_sync(), then store_close(), so the final sync does not share the
+ * disk with a backlog of seals.  Idempotent; store_close() calls it. */
+void store_stop_sealer(struct store *s);
+
+/* Stops the sealer, syncs everything, seals nothing and frees.  NULL ok. */
 void store_close(struct store *s);
 
 /* Problems found by store_open() or later reads: each a one-line message

@@ -36,6 +36,15 @@ static const struct st_gen sy_gen = {.ts0 = 1700000000000,
 				     .nsessions = 20,
 				     .ids = ST_ID_SOMETIMES,
 				     .pad_max = 200};
+/* The same keys spread over 40 one-second partitions: 80 active segments,
+ * which store_sync() flushes with syncfs() instead of one by one. */
+static const struct st_gen sy_gen_wide = {.ts0 = 1700000000000,
+					  .ts_step = 100,
+					  .ts_slots = 400,
+					  .nsessions = 20,
+					  .ids = ST_ID_SOMETIMES,
+					  .pad_max = 200};
+static const struct st_gen *sy_cur = &sy_gen; /* set before the fork */
 static const struct store_opts sy_opts = {
     .shards = 2, .partition_ms = 1000, .seg_rows = 4096, .no_background = 1};
 
@@ -48,7 +57,7 @@ static int append_keys(struct store *s, uint32_t w, uint32_t n)
 	int bad = ev ? 0 : -ENOMEM;
 	for (uint32_t k = 0; !bad && k < n; k += 10) {
 		for (uint32_t i = 0; i < 10; i++) {
-			st_gen_event(&sy_gen, w, k + i, &ev[i]);
+			st_gen_event(sy_cur, w, k + i, &ev[i]);
 			v[i] = ev[i].ev;
 		}
 		int rc = store_append(s, v, 10, st);
@@ -227,7 +236,7 @@ static void power_loss_test(int mode, const char *tag)
 	struct store_snap *snap;
 	struct st_seen seen;
 	struct st_scan sc = {.partition_ms = 1000};
-	const struct st_gen *gens[] = {&sy_gen};
+	const struct st_gen *gens[] = {sy_cur};
 	cr_assert_eq(store_snap_take(s, &snap), 0);
 	cr_assert_eq(st_seen_init(&seen, 2, SY_SYNCED), 0);
 	cr_assert_eq(st_verify(snap, gens, 1, &seen, &sc), 0, "%s", sc.err);
@@ -246,6 +255,12 @@ static void power_loss_test(int mode, const char *tag)
 Test(sync, store_sync_makes_rows_survive_a_power_loss)
 {
 	power_loss_test(0, "sync");
+}
+
+Test(sync, store_sync_of_many_segments_at_once_makes_rows_survive_a_power_loss)
+{
+	sy_cur = &sy_gen_wide;
+	power_loss_test(0, "syncwide");
 }
 
 Test(sync, io_uring_group_commit_completes_and_makes_rows_survive_a_power_loss)
