@@ -36,14 +36,6 @@ static const struct st_gen sy_gen = {.ts0 = 1700000000000,
 				     .nsessions = 20,
 				     .ids = ST_ID_SOMETIMES,
 				     .pad_max = 200};
-/* The same keys spread over 40 one-second partitions: 80 active segments,
- * which store_sync() flushes with syncfs() instead of one by one. */
-static const struct st_gen sy_gen_wide = {.ts0 = 1700000000000,
-					  .ts_step = 100,
-					  .ts_slots = 400,
-					  .nsessions = 20,
-					  .ids = ST_ID_SOMETIMES,
-					  .pad_max = 200};
 static const struct st_gen *sy_cur = &sy_gen; /* set before the fork */
 static const struct store_opts sy_opts = {
     .shards = 2, .partition_ms = 1000, .seg_rows = 4096, .no_background = 1};
@@ -259,7 +251,11 @@ Test(sync, store_sync_makes_rows_survive_a_power_loss)
 
 Test(sync, store_sync_of_many_segments_at_once_makes_rows_survive_a_power_loss)
 {
-	sy_cur = &sy_gen_wide;
+	/* the same keys spread over 40 one-second partitions: 80 active
+	 * segments, which store_sync() flushes with syncfs() */
+	struct st_gen wide = sy_gen;
+	wide.ts_slots = 400;
+	sy_cur = &wide;
 	power_loss_test(0, "syncwide");
 }
 
