@@ -84,32 +84,25 @@ size_t store_dirty_dirs(struct store *s, int *fds, size_t max)
  * store left with hundreds of dirty segments by a bulk load over many
  * partitions took seconds to sync, most of it waiting on the device.  The
  * price: the flush takes whatever else is dirty on that filesystem too.
- * 0 or -errno.
+ * dirfd: any directory of the store; d: room for n counts.  0 or -errno.
  */
-static int sync_fs(struct store *s, struct seg **v, size_t n)
+static int sync_fs(int dirfd, struct seg **v, size_t n, uint64_t (*d)[2])
 {
-	uint64_t (*d)[2] = malloc(n * sizeof *d);
-	int fd, err = 0;
+	int err = 0;
 
-	if (!d)
-		return -ENOMEM;
-	if ((fd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
-		free(d);
-		return -errno;
-	}
 	for (size_t i = 0; i < n; i++) {
 		struct act *a = v[i]->act;
 		d[i][0] = atomic_load_explicit(&a->hdr->rows, memory_order_acquire);
 		d[i][1] = atomic_load_explicit(&a->hdr->dict, memory_order_acquire);
 		act_unmap_pages(v[i]); /* as act_sync(): no write-protect per page */
 	}
-	if (syncfs(fd) < 0)
+	if (syncfs(dirfd) < 0)
 		err = -errno;
 	for (size_t i = 0; i < n && !err; i++)
 		if (pwrite(v[i]->fd, d[i], sizeof d[i], offsetof(struct act_hdr, durable_rows)) !=
 		    (ssize_t)sizeof d[i])
 			err = -EIO;
-	if (!err && syncfs(fd) < 0)
+	if (!err && syncfs(dirfd) < 0)
 		err = -errno;
 	for (size_t i = 0; i < n && !err; i++) {
 		struct act *a = v[i]->act;
@@ -118,8 +111,6 @@ static int sync_fs(struct store *s, struct seg **v, size_t n)
 			a->durable_dict = d[i][1];
 		}
 	}
-	close(fd);
-	free(d);
 	return err;
 }
 
@@ -127,27 +118,36 @@ int store_sync(struct store *s)
 {
 	struct seg **v;
 	size_t n, nd;
-	int err = 0, fds[64], many;
+	int err = 0, fds[64], dirfd = -1;
+	uint64_t (*d)[2] = NULL;
 
 	if (s->o.read_only)
 		return 0;
 	pthread_mutex_lock(&s->sync_mu);
 	v = dirty_segments(s, &n);
-	many = n >= SYNC_FS_MIN;
-	/* New directory entries first; with many segments the syncfs() below
-	 * covers them (their flags are cleared before it starts). */
+	/* Many segments: one syncfs() covers them and the new directory
+	 * entries, whose flags are cleared below before it starts.  What it
+	 * needs is taken first, so that once the flags are cleared only the
+	 * flush itself can fail. */
+	if (n >= SYNC_FS_MIN && (d = malloc(n * sizeof *d)) &&
+	    (dirfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		free(d);
+		d = NULL;
+	}
 	do {
 		nd = store_dirty_dirs(s, fds, 64);
 		for (size_t i = 0; i < nd; i++) {
-			if (!many && fsync(fds[i]) < 0 && !err)
+			if (!d && fsync(fds[i]) < 0 && !err)
 				err = -errno;
 			close(fds[i]);
 		}
 	} while (nd == 64);
-	if (many) {
-		int rc = sync_fs(s, v, n);
+	if (d) {
+		int rc = sync_fs(dirfd, v, n, d);
 		if (rc < 0 && !err)
 			err = rc;
+		close(dirfd);
+		free(d);
 	} else {
 		for (size_t i = 0; i < n; i++) {
 			int rc = act_sync(v[i]);
