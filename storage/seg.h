@@ -188,6 +188,13 @@ struct store_str act_str(const struct seg *g, uint32_t id);
 
 /* Durability: data then count.  act_sync() does it with syscalls. */
 int act_sync(struct seg *g);
+/* act_sync() in parts, for syncs of many segments at once: the counts to
+ * make durable (and the mapping's page table entries dropped), the write
+ * of them at offset 192 once the data is on disk, and the in-memory copy
+ * once that write is.  Caller holds the store's sync_mu for the last. */
+void act_sync_begin(struct seg *g, uint64_t d[2]);
+int act_write_durable(struct seg *g, const uint64_t d[2]);
+void act_set_durable(struct act *a, const uint64_t d[2]);
 /* Before a sync: drops the process's page table entries of g's mapping, so
  * writeback need not write-protect its dirty pages one by one. */
 void act_unmap_pages(struct seg *g);

@@ -935,27 +935,45 @@ void act_unmap_pages(struct seg *g)
 	madvise(g->map, g->map_len, MADV_DONTNEED);
 }
 
-int act_sync(struct seg *g)
+void act_sync_begin(struct seg *g, uint64_t d[2])
 {
 	struct act *a = g->act;
-	uint64_t d[2];
-
-	if (a->read_only)
-		return 0;
 	d[0] = atomic_load_explicit(&a->hdr->rows, memory_order_acquire);
 	d[1] = atomic_load_explicit(&a->hdr->dict, memory_order_acquire);
-	if (d[0] == a->durable_rows)
-		return 0;
-	act_unmap_pages(g);
-	if (fdatasync(g->fd) < 0)
-		return -errno;
-	if (pwrite(g->fd, d, sizeof d, offsetof(struct act_hdr, durable_rows)) != sizeof d)
-		return -EIO;
-	if (fdatasync(g->fd) < 0)
-		return -errno;
+	if (d[0] != a->durable_rows)
+		act_unmap_pages(g);
+}
+
+int act_write_durable(struct seg *g, const uint64_t d[2])
+{
+	ssize_t w = pwrite(g->fd, d, 2 * sizeof d[0], offsetof(struct act_hdr, durable_rows));
+	return w == (ssize_t)(2 * sizeof d[0]) ? 0 : w < 0 ? -errno : -EIO;
+}
+
+void act_set_durable(struct act *a, const uint64_t d[2])
+{
 	if (d[0] > a->durable_rows) {
 		a->durable_rows = d[0];
 		a->durable_dict = d[1];
 	}
+}
+
+int act_sync(struct seg *g)
+{
+	uint64_t d[2];
+	int rc;
+
+	if (g->act->read_only)
+		return 0;
+	act_sync_begin(g, d);
+	if (d[0] == g->act->durable_rows)
+		return 0;
+	if (fdatasync(g->fd) < 0)
+		return -errno;
+	if ((rc = act_write_durable(g, d)) < 0)
+		return rc;
+	if (fdatasync(g->fd) < 0)
+		return -errno;
+	act_set_durable(g->act, d);
 	return 0;
 }

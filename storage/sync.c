@@ -90,27 +90,16 @@ static int sync_fs(int dirfd, struct seg **v, size_t n, uint64_t (*d)[2])
 {
 	int err = 0;
 
-	for (size_t i = 0; i < n; i++) {
-		struct act *a = v[i]->act;
-		d[i][0] = atomic_load_explicit(&a->hdr->rows, memory_order_acquire);
-		d[i][1] = atomic_load_explicit(&a->hdr->dict, memory_order_acquire);
-		act_unmap_pages(v[i]); /* as act_sync(): no write-protect per page */
-	}
+	for (size_t i = 0; i < n; i++)
+		act_sync_begin(v[i], d[i]);
 	if (syncfs(dirfd) < 0)
 		err = -errno;
 	for (size_t i = 0; i < n && !err; i++)
-		if (pwrite(v[i]->fd, d[i], sizeof d[i], offsetof(struct act_hdr, durable_rows)) !=
-		    (ssize_t)sizeof d[i])
-			err = -EIO;
+		err = act_write_durable(v[i], d[i]);
 	if (!err && syncfs(dirfd) < 0)
 		err = -errno;
-	for (size_t i = 0; i < n && !err; i++) {
-		struct act *a = v[i]->act;
-		if (d[i][0] > a->durable_rows) {
-			a->durable_rows = d[i][0];
-			a->durable_dict = d[i][1];
-		}
-	}
+	for (size_t i = 0; i < n && !err; i++)
+		act_set_durable(v[i]->act, d[i]);
 	return err;
 }
 
@@ -243,13 +232,8 @@ int store_sync_cqe(struct store_sync *b, int res, int *err)
 		return 0;
 	if (!b->err) {
 		pthread_mutex_lock(&b->s->sync_mu);
-		for (size_t i = 0; i < b->n; i++) {
-			struct act *a = b->item[i].g->act;
-			if (b->item[i].d[0] > a->durable_rows) {
-				a->durable_rows = b->item[i].d[0];
-				a->durable_dict = b->item[i].d[1];
-			}
-		}
+		for (size_t i = 0; i < b->n; i++)
+			act_set_durable(b->item[i].g->act, b->item[i].d);
 		pthread_mutex_unlock(&b->s->sync_mu);
 	}
 	*err = b->err;
